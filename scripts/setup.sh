@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing Gateway needs on a fresh Debian machine (run as root).
+# Idempotent and quiet when everything is already there: apt-get runs only for packages that are missing.
+set -euo pipefail
+
+# libpcap: SharpPcap's live capture/injection and its capture-file reader (the tests' oracle).
+# tcpreplay: tcprewrite, the peer the replay benchmark is measured against.
+# tshark: capinfos/tshark re-read the captures our writer produces.
+# iproute2: namespaces and veth pairs for the lab and its end-to-end tests.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # tshark asks whether non-root users may capture; answer it so the install never waits for a terminal.
+  echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v dotnet >/dev/null || { echo "setup: the .NET SDK (dotnet) is not on PATH; install the .NET 10 SDK first." >&2; exit 1; }

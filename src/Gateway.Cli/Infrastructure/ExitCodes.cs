@@ -1,0 +1,48 @@
+namespace Gateway.Cli.Infrastructure;
+
+internal static class ExitCodes
+{
+    public const int Ok = 0;
+    /// <summary>A runtime failure: unreadable or corrupt input, a daemon that refused, ...</summary>
+    public const int Failure = 1;
+    /// <summary>The command line or a configuration file is wrong; nothing was done.</summary>
+    public const int Usage = 2;
+}
+
+/// <summary>The command line or a configuration file is wrong: exit 2, nothing written.</summary>
+internal sealed class UsageException(string message) : Exception(message);
+
+/// <summary>A runtime failure with a message a user can act on: exit 1.</summary>
+internal sealed class FailureException(string message, Exception? inner = null) : Exception(message, inner);
+
+internal static class CommandRunner
+{
+    /// <summary>Runs a verb, turning the exceptions of bad input into messages and exit codes instead of stack traces.</summary>
+    public static int Run(string verb, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            return ExitCodes.Usage;
+        }
+        catch (FailureException e)
+        {
+            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            return ExitCodes.Failure;
+        }
+    }
+}

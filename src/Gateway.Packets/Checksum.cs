@@ -1,0 +1,73 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+
+namespace Gateway.Packets;
+
+/// <summary>
+/// The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
+/// </summary>
+/// <remarks>
+/// The translator never recomputes a checksum from scratch: it folds the change of each rewritten
+/// 16-bit word into the checksum that arrived (RFC 1624 eqn. 3, <c>HC' = ~(~HC + ~m + m')</c>).
+/// That keeps the cost independent of the payload, works on snap-length-cut frames whose payload
+/// is absent, and carries a corrupt checksum through as corrupt instead of "fixing" it.
+/// </remarks>
+public static class Checksum
+{
+    /// <summary>Adds the big-endian 16-bit words of <paramref name="data"/> to a running 32-bit sum (an odd last byte is padded with zero).</summary>
+    public static uint Sum(ReadOnlySpan<byte> data, uint sum = 0)
+    {
+        // 64-bit accumulator over 32-bit loads: at most 2^32 additions before overflow, far beyond any frame.
+        ulong acc = sum;
+        int i = 0;
+        for (; i + 4 <= data.Length; i += 4)
+        {
+            acc += BinaryPrimitives.ReadUInt32BigEndian(data.Slice(i));
+        }
+        if (i + 2 <= data.Length)
+        {
+            acc += BinaryPrimitives.ReadUInt16BigEndian(data.Slice(i));
+            i += 2;
+        }
+        if (i < data.Length)
+        {
+            acc += (uint)data[i] << 8;
+        }
+        acc = (acc >> 32) + (acc & 0xFFFFFFFF);
+        acc = (acc >> 32) + (acc & 0xFFFFFFFF);
+        return FoldTo16((uint)acc);
+    }
+
+    /// <summary>Folds a 32-bit one's-complement sum into 16 bits (end-around carry).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort FoldTo16(uint sum)
+    {
+        sum = (sum >> 16) + (sum & 0xFFFF);
+        sum = (sum >> 16) + (sum & 0xFFFF);
+        return (ushort)sum;
+    }
+
+    /// <summary>The checksum field value for <paramref name="data"/> (the one's complement of its sum).</summary>
+    public static ushort Compute(ReadOnlySpan<byte> data, uint sum = 0) => (ushort)~FoldTo16(Sum(data, sum));
+
+    /// <summary>True when the data, checksum field included, sums to all ones (RFC 1071 §1 verification).</summary>
+    public static bool Verifies(ReadOnlySpan<byte> data) => FoldTo16(Sum(data)) == 0xFFFF;
+
+    /// <summary>RFC 1624 eqn. 3 for one 16-bit word that changed from <paramref name="oldWord"/> to <paramref name="newWord"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Update16(ushort checksum, ushort oldWord, ushort newWord)
+    {
+        uint sum = (uint)(ushort)~checksum + (ushort)~oldWord + newWord;
+        return (ushort)~FoldTo16(sum);
+    }
+
+    /// <summary>RFC 1624 eqn. 3 for a 32-bit field (two adjacent words, e.g. an IPv4 address) that changed.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort Update32(ushort checksum, uint oldValue, uint newValue)
+    {
+        uint sum = (uint)(ushort)~checksum
+            + (ushort)~(oldValue >> 16) + (ushort)~oldValue
+            + (newValue >> 16) + (newValue & 0xFFFF);
+        return (ushort)~FoldTo16(sum);
+    }
+}
