@@ -7,7 +7,8 @@ set -euo pipefail
 # tcpreplay: tcprewrite, the peer the replay benchmark is measured against.
 # tshark: capinfos/tshark re-read the captures our writer produces.
 # iproute2: namespaces and veth pairs for the lab and its end-to-end tests.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps)
+# python3: the small TCP/UDP servers and clients the end-to-end tests run inside the namespaces.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -154,6 +154,9 @@ public sealed class LabDataPath : IDisposable
 
     public int VpcNeighbours => _vpc.Neighbours.Count;
 
+    /// <summary>Frames translated and waiting for their next hop's ARP answer (counted forwarded until they fail).</summary>
+    public int PendingFrames => _internet.Neighbours.PendingFrames + _vpc.Neighbours.PendingFrames;
+
     /// <summary>The workers' counters: internet worker, VPC worker, ARP maintenance. Sum them with <see cref="CounterSnapshot.Of"/>.</summary>
     public IReadOnlyList<TrafficCounters> Counters => [_internetCounters, _vpcCounters, _l2Counters];
 
