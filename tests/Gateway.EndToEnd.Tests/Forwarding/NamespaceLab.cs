@@ -258,6 +258,7 @@ internal static class Scripts
     public const string Server = """
         import socket, sys, threading
         name, port = sys.argv[1], int(sys.argv[2])
+        IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)  # Linux's value; older Pythons do not name it
 
         def tcp():
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -273,13 +274,13 @@ internal static class Scripts
 
         def udp():
             s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.setsockopt(socket.IPPROTO_IP, socket.IP_PKTINFO, 1)
+            s.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
             s.bind(("0.0.0.0", port))
             while True:
                 data, ancillary, flags, peer = s.recvmsg(2048, 256)
                 local = "?"
                 for level, kind, value in ancillary:
-                    if level == socket.IPPROTO_IP and kind == socket.IP_PKTINFO:
+                    if level == socket.IPPROTO_IP and kind == IP_PKTINFO:
                         local = socket.inet_ntoa(value[8:12])  # struct in_pktinfo: ifindex, spec_dst, addr
                 s.sendto(f"{name} {peer[0]} {local}\n".encode(), peer)
 
