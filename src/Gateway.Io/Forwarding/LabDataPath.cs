@@ -49,7 +49,9 @@ public sealed class LabDataPath : IDisposable
     private Exception? _fault;
     private int _disposed;
 
-    private LabDataPath(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
+    private LabDataPath(
+        LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates,
+        IFramePort internet, MacAddress internetMac, IFramePort vpc, MacAddress vpcMac)
     {
         _options = options;
         _bindings = bindings;
@@ -63,13 +65,13 @@ public sealed class LabDataPath : IDisposable
         Ipv4Subnet subnet = _subnet;
         _internet = new PortSegment(
             internet,
-            internet.OwnAddress ?? options.InternetMac ?? MacAddress.NewLocal(),
+            internetMac,
             answersFor: ip => bindings.TryGetPrivate(ip, out _, out _), // every bound public address, nothing else
             onLink: ip => ip != 0,
             options.Neighbours);
         _vpc = new PortSegment(
             vpc,
-            vpc.OwnAddress ?? options.VpcMac ?? MacAddress.NewLocal(),
+            vpcMac,
             answersFor: ip => ip == vpcGateway,
             onLink: ip => subnet.Contains(ip) && ip != subnet.Network && ip != subnet.Broadcast,
             options.Neighbours);
@@ -100,16 +102,18 @@ public sealed class LabDataPath : IDisposable
         ArgumentNullException.ThrowIfNull(bindings);
         ArgumentNullException.ThrowIfNull(knownPrivates);
         options.Validate();
+        MacAddress internetMac = options.InternetMac ?? MacAddress.NewLocal();
+        MacAddress vpcMac = options.VpcMac ?? MacAddress.NewLocal();
         IFramePort? internet = null, vpc = null;
         try
         {
             internet = options.InternetTap is { } internetTap
                 ? TapPort.Create(internetTap, options.InternetTapInterfaceMac)
-                : LivePort.Open(options.InternetInterface!, options.PollMilliseconds);
+                : LivePort.Open(options.InternetInterface!, internetMac, options.PollMilliseconds);
             vpc = options.VpcTap is { } vpcTap
                 ? TapPort.Create(vpcTap, options.VpcTapInterfaceMac)
-                : LivePort.Open(options.VpcInterface!, options.PollMilliseconds);
-            var path = new LabDataPath(options, bindings, knownPrivates, internet, vpc);
+                : LivePort.Open(options.VpcInterface!, vpcMac, options.PollMilliseconds);
+            var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac);
             path.StartThreads();
             return path;
         }

@@ -33,8 +33,9 @@ public sealed record LabDataPathOptions
     /// </summary>
     public uint? InternetGateway { get; init; }
 
-    /// <summary>The gateway's own MAC on the internet segment. TAP: defaults to a random locally administered
-    /// address. Live interface: always the interface's own MAC (setting another is an error).</summary>
+    /// <summary>The gateway's own MAC on the internet segment; defaults to a random locally administered address. On a
+    /// live interface too it differs from the interface's MAC (captured in promiscuous mode), so the kernel behind
+    /// the interface never takes the gateway's frames for its own.</summary>
     public MacAddress? InternetMac { get; init; }
 
     /// <summary>The gateway's own MAC on the VPC segment (as <see cref="InternetMac"/>).</summary>
@@ -64,10 +65,6 @@ public sealed record LabDataPathOptions
         if ((VpcTap is null) == (VpcInterface is null))
         {
             throw new ArgumentException("Give the VPC side exactly one of a TAP device to create (--vpc-tap) or an existing interface (--vpc-if).");
-        }
-        if ((InternetInterface is not null && InternetMac is not null) || (VpcInterface is not null && VpcMac is not null))
-        {
-            throw new ArgumentException("A live interface answers with its own MAC; set the gateway's MAC only for a TAP side (or change the interface's MAC with ip link).");
         }
         if (InternetTap is not null && InternetTap == VpcTap)
         {

@@ -11,11 +11,12 @@ namespace Gateway.Io.Live;
 /// (SharpPcap's <see cref="LibPcapLiveDevice"/>).
 /// </summary>
 /// <remarks>
-/// <para>The gateway answers ARP with the interface's own MAC, so the interface should carry no IPv4 address of
-/// its own: the kernel would answer ARP for it too and route what it receives.</para>
-/// <para>libpcap also captures what the gateway itself injects; a kernel filter (<c>not ether src MAC</c>) keeps
-/// those echoes out. The device is in promiscuous mode, so frames for other hosts on a shared segment arrive as
-/// well; the data path ignores unicast frames not addressed to the port.</para>
+/// <para>The gateway uses a MAC of its own on the segment, not the interface's: the device is in promiscuous mode, so
+/// frames to the gateway's MAC are captured, while the kernel behind the interface sees them as addressed to
+/// another host and never routes them (even with forwarding on). The interface should carry no IPv4 address.</para>
+/// <para>libpcap also captures what the gateway itself injects; a kernel filter (<c>not ether src GATEWAY-MAC</c>)
+/// keeps those echoes out. Frames for other hosts on a shared segment arrive too; the data path ignores unicast
+/// frames not addressed to the gateway.</para>
 /// <para>Receive and send share one pcap handle: <c>pcap_sendpacket</c> is a <c>send(2)</c> on the capture
 /// socket, safe beside the reader, and a lock keeps two senders from interleaving inside libpcap.</para>
 /// </remarks>
@@ -30,22 +31,19 @@ internal sealed partial class LivePort : IFramePort
 
     private readonly int _selectableFd;
 
-    private LivePort(LibPcapLiveDevice device, MacAddress mac, int selectableFd)
+    private LivePort(LibPcapLiveDevice device, int selectableFd)
     {
         _device = device;
         _selectableFd = selectableFd;
-        OwnAddress = mac;
     }
 
     public string Name => _device.Name;
 
     public int MaxFrameLength => DefaultMaxFrameLength;
 
-    public MacAddress? OwnAddress { get; }
-
-    /// <summary>Opens interface <paramref name="name"/> for capture and injection.</summary>
+    /// <summary>Opens interface <paramref name="name"/> for capture and injection by a gateway whose MAC there is <paramref name="gatewayMac"/>.</summary>
     /// <exception cref="IOException">No such interface, or it cannot be opened; the message says what to do.</exception>
-    public static LivePort Open(string name, int readTimeoutMilliseconds = 100)
+    public static LivePort Open(string name, MacAddress gatewayMac, int readTimeoutMilliseconds = 100)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         LibPcapLiveDevice? device;
@@ -61,12 +59,10 @@ internal sealed partial class LivePort : IFramePort
         {
             throw new IOException($"No interface named '{name}' in this network namespace (ip link show); create it or pick another.");
         }
-        byte[]? hardware = device.MacAddress?.GetAddressBytes();
-        if (hardware is not { Length: MacAddress.Length })
+        if (device.MacAddress?.GetAddressBytes() is not { Length: MacAddress.Length })
         {
             throw new IOException($"Interface '{name}' has no Ethernet MAC address; the gateway needs an Ethernet interface.");
         }
-        var mac = MacAddress.Read(hardware);
         int selectableFd;
         try
         {
@@ -77,7 +73,7 @@ internal sealed partial class LivePort : IFramePort
                 Immediate = true,
                 Snaplen = DefaultMaxFrameLength,
             });
-            device.Filter = $"not ether src {mac}";
+            device.Filter = $"not ether src {gatewayMac}";
             device.NonBlockingMode = true;
             selectableFd = PcapGetSelectableFd(device.Handle.DangerousGetHandle());
             if (selectableFd < 0)
@@ -90,7 +86,7 @@ internal sealed partial class LivePort : IFramePort
             device.Close();
             throw new IOException($"Cannot open interface '{name}' for capture and injection: {e.Message}. This needs root (CAP_NET_RAW).", e);
         }
-        return new LivePort(device, mac, selectableFd);
+        return new LivePort(device, selectableFd);
     }
 
     public int Receive(FrameBatch batch, int timeoutMilliseconds)

@@ -1,5 +1,3 @@
-using Gateway.Io.L2;
-
 namespace Gateway.Io.Ports;
 
 /// <summary>
@@ -17,13 +15,6 @@ internal interface IFramePort : IDisposable
 
     /// <summary>The largest frame <see cref="Receive"/> delivers; batches are sized from it.</summary>
     int MaxFrameLength { get; }
-
-    /// <summary>
-    /// The address the kernel side of the port already owns, if frames from the gateway must carry it (a live
-    /// interface: the NIC's own MAC); null when the gateway picks its own (a TAP device is a wire, and the
-    /// gateway is the host at its far end).
-    /// </summary>
-    MacAddress? OwnAddress { get; }
 
     /// <summary>
     /// Waits up to <paramref name="timeoutMilliseconds"/> for frames, then takes as many as are ready, up to the

@@ -45,8 +45,6 @@ internal sealed unsafe class TapPort : IFramePort
 
     public int MaxFrameLength => DefaultMaxFrameLength;
 
-    public MacAddress? OwnAddress => null;
-
     /// <summary>
     /// Creates TAP device <paramref name="name"/> in the caller's network namespace, sets the kernel side's MAC
     /// to <paramref name="interfaceMac"/> when given, and brings the link up.

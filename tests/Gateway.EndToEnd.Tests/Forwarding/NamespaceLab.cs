@@ -25,7 +25,7 @@ namespace Gateway.EndToEnd.Tests.Forwarding;
 /// <para>Names carry this process's id (<c>gwt-PID-RANDOM-…</c>): the sweep at start removes namespaces of runs
 /// whose process is gone (killed mid-test) and never touches a concurrent run's.</para>
 /// </remarks>
-public sealed class NamespaceLab : IDisposable
+public class NamespaceLab : IDisposable
 {
     public const string InternetHostAddress = "203.0.113.1";
     public const string PublicA = "203.0.113.10";
@@ -39,7 +39,17 @@ public sealed class NamespaceLab : IDisposable
     private readonly string _scripts;
 
     public NamespaceLab()
+        : this(live: false)
     {
+    }
+
+    /// <param name="live">
+    /// False: the data path creates TAP devices, moved into the namespaces. True: veth pairs whose gateway ends stay
+    /// in the root namespace (no address, IPv6 off) and are used through libpcap, as <c>--internet-if/--vpc-if</c> would.
+    /// </param>
+    protected NamespaceLab(bool live)
+    {
+        Live = live;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
         string tapId = string.Create(CultureInfo.InvariantCulture, $"{Random.Shared.Next(0x1000000):x6}");
@@ -59,11 +69,20 @@ public sealed class NamespaceLab : IDisposable
 
         try
         {
+            CreateNamespaces();
+            string internetPort = $"gwt{tapId}i", vpcPort = $"gwt{tapId}v";
+            if (live)
+            {
+                CreateVethToRoot(internetPort, Internet, "eth0");
+                CreateVethToRoot(vpcPort, Vpc, "gw");
+            }
             Path = LabDataPath.Start(
                 new LabDataPathOptions
                 {
-                    InternetTap = $"gwt{tapId}i",
-                    VpcTap = $"gwt{tapId}v",
+                    InternetTap = live ? null : internetPort,
+                    InternetInterface = live ? internetPort : null,
+                    VpcTap = live ? null : vpcPort,
+                    VpcInterface = live ? vpcPort : null,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
                     Neighbours = new NeighbourCacheOptions { RetryMilliseconds = 200, MaxProbes = 3 },
@@ -100,7 +119,9 @@ public sealed class NamespaceLab : IDisposable
         Bindings.Bind(Ip(PublicB), Ip(PrivateB));
     }
 
-    private void BuildTopology()
+    public bool Live { get; }
+
+    private void CreateNamespaces()
     {
         foreach (var ns in new[] { Internet, Vpc, InstanceA, InstanceB })
         {
@@ -110,20 +131,39 @@ public sealed class NamespaceLab : IDisposable
             // No IPv6: keeps router solicitations and DAD off the segments (they would only be counted and ignored).
             Shell.Must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
         }
+    }
 
-        // Internet: the TAP is the host's NIC. The second documentation range is on-link too, so the host ARPs
-        // for both kinds of public address directly, as hosts on a shared segment do.
-        string tapI = Path.InternetPortName;
-        Shell.Must("ip", "link", "set", tapI, "netns", Internet);
+    /// <summary>A veth pair: <paramref name="rootEnd"/> stays here for the gateway, the peer goes into <paramref name="ns"/>.
+    /// Deleting the namespace deletes the pair, so the namespace cleanup and the sweep remove it too.</summary>
+    private static void CreateVethToRoot(string rootEnd, string ns, string peer)
+    {
+        Shell.Must("ip", "link", "add", rootEnd, "type", "veth", "peer", "name", peer, "netns", ns);
+        Shell.Must("sysctl", "-qw", $"net.ipv6.conf.{rootEnd}.disable_ipv6=1");
+        Shell.Must("ip", "link", "set", rootEnd, "up");
+    }
+
+    private void BuildTopology()
+    {
+        // Internet: the TAP (or the veth peer) is the host's NIC. The second documentation range is on-link too,
+        // so the host ARPs for both kinds of public address directly, as hosts on a shared segment do.
+        string tapI = Live ? "eth0" : Path.InternetPortName;
+        if (!Live)
+        {
+            Shell.Must("ip", "link", "set", tapI, "netns", Internet);
+        }
         Shell.Must("ip", "-n", Internet, "addr", "add", $"{InternetHostAddress}/24", "dev", tapI);
+        DisableChecksumOffload(Internet, tapI);
         Shell.Must("ip", "-n", Internet, "link", "set", tapI, "up");
         Shell.Must("ip", "-n", Internet, "route", "add", "198.51.100.0/24", "dev", tapI);
 
         // VPC: a bridge joining the gateway's TAP and one veth per instance.
-        string tapV = Path.VpcPortName;
+        string tapV = Live ? "gw" : Path.VpcPortName;
         Shell.Must("ip", "-n", Vpc, "link", "add", "br0", "type", "bridge");
         Shell.Must("ip", "-n", Vpc, "link", "set", "br0", "up");
-        Shell.Must("ip", "link", "set", tapV, "netns", Vpc);
+        if (!Live)
+        {
+            Shell.Must("ip", "link", "set", tapV, "netns", Vpc);
+        }
         Shell.Must("ip", "-n", Vpc, "link", "set", tapV, "master", "br0");
         Shell.Must("ip", "-n", Vpc, "link", "set", tapV, "up");
         AddInstance(InstanceA, "va", PrivateA);
@@ -140,8 +180,23 @@ public sealed class NamespaceLab : IDisposable
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "master", "br0");
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "up");
         Shell.Must("ip", "-n", ns, "addr", "add", $"{address}/24", "dev", "eth0");
+        DisableChecksumOffload(ns, "eth0");
         Shell.Must("ip", "-n", ns, "link", "set", "eth0", "up");
         Shell.Must("ip", "-n", ns, "route", "add", "default", "via", "10.0.0.1");
+    }
+
+    /// <summary>
+    /// A veth leaves TCP/UDP checksums to be filled in "by the NIC" (CHECKSUM_PARTIAL); libpcap captures them unfilled,
+    /// and a translator that updates checksums incrementally (RFC 1624) would pass the hole on. Hosts whose frames a
+    /// live port captures compute checksums themselves, as every pcap-based forwarder needs. TAP devices receive
+    /// frames whole, so the TAP lab needs nothing.
+    /// </summary>
+    private void DisableChecksumOffload(string ns, string device)
+    {
+        if (Live)
+        {
+            Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
+        }
     }
 
     private void StartServer(string ns, string name)
@@ -193,6 +248,12 @@ public sealed class NamespaceLab : IDisposable
     }
 
     public void Dispose()
+    {
+        Dispose(true);
+        GC.SuppressFinalize(this);
+    }
+
+    protected virtual void Dispose(bool disposing)
     {
         foreach (var server in _servers)
         {
@@ -308,4 +369,13 @@ internal static class Scripts
             else:
                 sys.exit(1)
         """;
+}
+
+/// <summary>The same lab with the gateway on veth ends through libpcap (<c>--internet-if/--vpc-if</c>) instead of TAP devices.</summary>
+public sealed class LiveNamespaceLab : NamespaceLab
+{
+    public LiveNamespaceLab()
+        : base(live: true)
+    {
+    }
 }
