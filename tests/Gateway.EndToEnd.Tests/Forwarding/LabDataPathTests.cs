@@ -152,6 +152,40 @@ public sealed class LabDataPathTests : IClassFixture<NamespaceLab>
         }), Describe());
     }
 
+    [Fact]
+    public void ForwardingAllocatesNothingPerFrame()
+    {
+        // Warm up: neighbours resolved on both sides, every code path jitted.
+        Assert.True(Ping(_lab.Internet, PublicA));
+        Assert.True(Ping(_lab.InstanceA, InternetHostAddress));
+        Thread.Sleep(300); // let the workers finish their last batch and sample
+        var before = _lab.Path.WorkerAllocatedBytes;
+        Assert.True(before.Internet > 0 && before.Vpc > 0); // the samples are live: each worker allocated its batch buffers
+        long forwarded = _lab.Path.Snapshot().ForwardedPackets;
+
+        // Inbound and outbound frames in both workers: 200 echo requests in, 200 replies out (flood mode, root only).
+        Assert.Equal(0, Shell.InNamespace(_lab.Internet, "ping", "-f", "-c", "200", "-W", "1", PublicA).ExitCode);
+        Assert.True(Eventually(() => _lab.Path.Snapshot().ForwardedPackets >= forwarded + 400));
+        Thread.Sleep(300);
+
+        Assert.Equal(before, _lab.Path.WorkerAllocatedBytes);
+    }
+
+    [Fact]
+    public void AGratuitousArpUpdatesAnInternetHostsStaleEntry()
+    {
+        Assert.True(Ping(_lab.Internet, PublicA));
+        string tap = _lab.Path.InternetPortName;
+        // The host holds a wrong MAC for the address, as after the address moved from another gateway.
+        Shell.Must("ip", "-n", _lab.Internet, "neigh", "replace", PublicA, "lladdr", "02:00:00:00:00:99", "dev", tap, "nud", "stale");
+        Thread.Sleep(1200); // Linux ignores overrides within locktime (1 s) of the last update
+
+        _lab.Path.OnPublicAddressBound(Ip(PublicA));
+
+        Assert.True(Eventually(() => _lab.InternetNeighbour(PublicA).Contains(_lab.Path.InternetMac.ToString(), StringComparison.Ordinal)),
+            _lab.InternetNeighbour(PublicA));
+    }
+
     private string Describe()
     {
         var s = _lab.Path.Snapshot();
