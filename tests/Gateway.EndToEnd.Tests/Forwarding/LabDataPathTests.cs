@@ -186,6 +186,14 @@ public sealed class LabDataPathTests : IClassFixture<NamespaceLab>
             _lab.InternetNeighbour(PublicA));
     }
 
+    [Fact]
+    public void WithoutAnUpstreamAnAddressBeyondTheSegmentIsAskedForByArpAndNeverResolves()
+    {
+        long before = _lab.Path.Snapshot().DropPackets(DropReason.NeighbourUnresolved);
+        Assert.False(Ping(_lab.InstanceA, RemoteAddress, count: 2));
+        Assert.True(Eventually(() => _lab.Path.Snapshot().DropPackets(DropReason.NeighbourUnresolved) > before), Describe());
+    }
+
     private string Describe()
     {
         var s = _lab.Path.Snapshot();

@@ -34,12 +34,15 @@ public class NamespaceLab : IDisposable
     public const string PrivateB = "10.0.0.20";
     public const int ServerPort = 8080;
 
+    /// <summary>A host beyond the internet segment, reachable only through the internet host acting as upstream router.</summary>
+    public const string RemoteAddress = "192.0.2.50";
+
     private readonly List<string> _namespaces = [];
     private readonly List<Process> _servers = [];
     private readonly string _scripts;
 
     public NamespaceLab()
-        : this(live: false)
+        : this(live: false, upstream: false)
     {
     }
 
@@ -47,7 +50,8 @@ public class NamespaceLab : IDisposable
     /// False: the data path creates TAP devices, moved into the namespaces. True: veth pairs whose gateway ends stay
     /// in the root namespace (no address, IPv6 off) and are used through libpcap, as <c>--internet-if/--vpc-if</c> would.
     /// </param>
-    protected NamespaceLab(bool live)
+    /// <param name="upstream">True: the internet host is the data path's <c>--internet-gateway</c>.</param>
+    protected NamespaceLab(bool live, bool upstream)
     {
         Live = live;
         SweepLeftovers();
@@ -84,6 +88,7 @@ public class NamespaceLab : IDisposable
                     VpcTap = live ? null : vpcPort,
                     VpcInterface = live ? vpcPort : null,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
+                    InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
                     Neighbours = new NeighbourCacheOptions { RetryMilliseconds = 200, MaxProbes = 3 },
                 },
@@ -155,6 +160,11 @@ public class NamespaceLab : IDisposable
         DisableChecksumOffload(Internet, tapI);
         Shell.Must("ip", "-n", Internet, "link", "set", tapI, "up");
         Shell.Must("ip", "-n", Internet, "route", "add", "198.51.100.0/24", "dev", tapI);
+        // The internet host doubles as the router to a remote address, which it holds on lo. arp_ignore=1: it answers
+        // ARP only for addresses of the interface asked on, so the remote address is reachable through it as a next
+        // hop (--internet-gateway) and never by asking for it on the segment.
+        Shell.Must("ip", "-n", Internet, "addr", "add", $"{RemoteAddress}/32", "dev", "lo");
+        Shell.Must("ip", "netns", "exec", Internet, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1");
 
         // VPC: a bridge joining the gateway's TAP and one veth per instance.
         string tapV = Live ? "gw" : Path.VpcPortName;
@@ -375,7 +385,16 @@ internal static class Scripts
 public sealed class LiveNamespaceLab : NamespaceLab
 {
     public LiveNamespaceLab()
-        : base(live: true)
+        : base(live: true, upstream: false)
+    {
+    }
+}
+
+/// <summary>The TAP lab with the internet host as upstream router (<c>--internet-gateway 203.0.113.1</c>).</summary>
+public sealed class UpstreamNamespaceLab : NamespaceLab
+{
+    public UpstreamNamespaceLab()
+        : base(live: false, upstream: true)
     {
     }
 }
