@@ -205,7 +205,10 @@ internal sealed unsafe class TapPort : IFramePort
         }
     }
 
-    /// <summary>Closes the descriptor, which removes the device. Call after the worker has stopped receiving.</summary>
+    /// <summary>
+    /// Closes the descriptor, which removes the device. Call after the worker has stopped receiving. (The descriptor is
+    /// close-on-exec; a child forked at this very moment holds a copy until its exec, and the device goes then.)
+    /// </summary>
     public void Dispose()
     {
         int fd = Interlocked.Exchange(ref _fd, -1);
