@@ -7,7 +7,9 @@ set -euo pipefail
 # tcpreplay: tcprewrite, the peer the replay benchmark is measured against.
 # tshark: capinfos/tshark re-read the captures our writer produces.
 # iproute2: namespaces and veth pairs for the lab and its end-to-end tests.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps)
+# python3: the small TCP/UDP servers and clients the end-to-end tests run inside the namespaces.
+# ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -52,6 +52,20 @@ public sealed class TrafficCounters
         _totals[i + 1] += bytes;
     }
 
+    /// <summary>
+    /// A frame the translator forwarded could not be delivered after all (its next hop did not resolve, a queue was
+    /// full): it moves from forwarded to dropped. The counters of a worker that only ever does this (a neighbour
+    /// cache's expiry) go negative in forwarded; summed with the translating workers' (<see cref="CounterSnapshot"/>)
+    /// every frame is counted once, forwarded or dropped.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Undelivered(DropReason reason, int bytes)
+    {
+        _totals[ForwardedPackets]--;
+        _totals[ForwardedBytes] -= bytes;
+        Dropped(reason, bytes);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void BindingInbound(int bindingId, int bytes) => Bump(bindingId, 0, bytes);
 

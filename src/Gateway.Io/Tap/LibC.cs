@@ -1,0 +1,62 @@
+using System.Runtime.InteropServices;
+
+namespace Gateway.Io.Tap;
+
+/// <summary>The few libc calls the TAP port needs (Linux, x86-64 and arm64 share these constants).</summary>
+internal static unsafe partial class LibC
+{
+    public const int ORdWr = 0x2;
+    public const int ONonBlock = 0x800;
+    public const int OCloExec = 0x80000;
+
+    public const int AfInet = 2;
+    public const int SockDgram = 2;
+    public const int SockCloExec = 0x80000;
+
+    public const short PollIn = 0x1;
+    public const short PollErr = 0x8;
+    public const short PollHup = 0x10;
+    public const short PollNval = 0x20;
+
+    public const int EIntr = 4;
+    public const int EAgain = 11;
+
+    /// <summary>struct ifreq: IFNAMSIZ name, then a union of at most 24 bytes (linux/if.h).</summary>
+    public const int IfReqSize = 40;
+    public const int IfNameSize = 16;
+
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    public static partial int Close(int fd);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int Ioctl(int fd, nuint request, void* argument);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    public static partial nint Read(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "write", SetLastError = true)]
+    public static partial nint Write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport("libc", EntryPoint = "poll", SetLastError = true)]
+    public static partial int Poll(PollFd* fds, nuint count, int timeoutMilliseconds);
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    public static partial int Socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "strerror")]
+    private static partial nint StrError(int errno);
+
+    /// <summary>The C library's text for an errno, for messages.</summary>
+    public static string ErrorText(int errno) => Marshal.PtrToStringUTF8(StrError(errno)) ?? $"errno {errno}";
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short ReturnedEvents;
+    }
+}
