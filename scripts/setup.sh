@@ -7,7 +7,8 @@ set -euo pipefail
 # tcpreplay: tcprewrite, the peer the replay benchmark is measured against.
 # tshark: capinfos/tshark re-read the captures our writer produces.
 # iproute2: namespaces and veth pairs for the lab and its end-to-end tests.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps)
+# nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps nodejs)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,4 +23,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+command -v npm >/dev/null || { echo "setup: installing npm" >&2; apt-get install -y -qq --no-install-recommends npm >/dev/null; }
 command -v dotnet >/dev/null || { echo "setup: the .NET SDK (dotnet) is not on PATH; install the .NET 10 SDK first." >&2; exit 1; }
