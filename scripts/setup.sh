@@ -23,5 +23,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-command -v npm >/dev/null || { echo "setup: installing npm" >&2; apt-get install -y -qq --no-install-recommends npm >/dev/null; }
+command -v npm >/dev/null || { echo "setup: installing npm" >&2; apt-get update -qq; apt-get install -y -qq --no-install-recommends npm >/dev/null; }
 command -v dotnet >/dev/null || { echo "setup: the .NET SDK (dotnet) is not on PATH; install the .NET 10 SDK first." >&2; exit 1; }

@@ -435,7 +435,19 @@ internal sealed class ControlPlane
         }
         foreach (var e in events)
         {
-            handler(e);
+            foreach (var subscriber in handler.GetInvocationList().Cast<Action<ControlPlaneEvent>>())
+            {
+                try
+                {
+                    subscriber(e);
+                }
+#pragma warning disable CA1031 // The change is committed and applied; a failing observer must not turn it into an error answer.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    Console.Error.WriteLine($"gateway: an observer of {e.Kind} failed: {ex.Message}");
+                }
+            }
         }
     }
 

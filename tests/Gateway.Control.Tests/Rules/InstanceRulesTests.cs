@@ -289,3 +289,29 @@ public sealed class InstanceRulesTests : IDisposable
     private IReadOnlyList<string> Run(int count, int bandwidth, IReadOnlyList<uint>? privateIps = null) =>
         _f.Plane.RunInstances(new RunInstancesCommand(count, bandwidth, null, "TRAFFIC_POSTPAID_BY_HOUR", privateIps, "web", "zone-1", "S5.SMALL1", "img-test"));
 }
+
+public sealed class ObserverTests
+{
+    [Fact]
+    public void AFailingObserver_DoesNotTurnAnAppliedChangeIntoAnError()
+    {
+        using var f = new ControlPlaneFixture();
+        f.Plane.Changed += _ => throw new InvalidOperationException("observer bug");
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            string id = f.RunOne();
+
+            Assert.NotNull(f.Instance(id).PublicIp);
+            Assert.Equal(1, f.Table.Count);
+            Assert.Equal(2, f.Events.Count); // the other observer still saw both events
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+        Assert.Contains("observer bug", error.ToString(), StringComparison.Ordinal);
+    }
+}
