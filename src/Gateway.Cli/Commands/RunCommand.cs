@@ -85,7 +85,7 @@ internal static class RunCommand
         {
             host = await GatewayHost.StartAsync(options, Console.Out).ConfigureAwait(false);
         }
-        catch (ArgumentException e)
+        catch (GatewayConfigurationException e)
         {
             throw new UsageException(e.Message);
         }
@@ -130,7 +130,7 @@ internal static class RunCommand
     }
 
     private static Ipv4Cidr ParseCidr(string option, string text) =>
-        Ipv4Cidr.TryParse(text, out var cidr, out string error) ? cidr : throw new UsageException($"{option}: {error}.");
+        Ipv4Cidr.TryParse(text, out var cidr, out string error) ? cidr : throw new UsageException($"{option}: {error}");
 
     internal static IPEndPoint ParseEndPoint(string text)
     {

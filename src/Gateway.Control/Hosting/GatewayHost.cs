@@ -10,6 +10,9 @@ using Gateway.Packets;
 
 namespace Gateway.Control.Hosting;
 
+/// <summary>The options contradict each other (nothing was started).</summary>
+public sealed class GatewayConfigurationException(string message) : Exception(message);
+
 /// <summary>How to run the gateway daemon.</summary>
 public sealed record GatewayOptions
 {
@@ -118,13 +121,13 @@ public sealed class GatewayHost : IAsyncDisposable
         members = [.. members.Distinct()];
         if (members.Count == 0)
         {
-            throw new ArgumentException("the public pool is empty: give at least one --public-pool prefix with a host address.", nameof(options));
+            throw new GatewayConfigurationException("the public pool is empty: give at least one --public-pool prefix with a host address.");
         }
         foreach (uint ip in members)
         {
             if (options.Subnet.Contains(ip))
             {
-                throw new ArgumentException($"the public pool and the subnet {options.Subnet} overlap at {Ipv4Address.Format(ip)}; public and private addresses must differ.", nameof(options));
+                throw new GatewayConfigurationException($"the public pool and the subnet {options.Subnet} overlap at {Ipv4Address.Format(ip)}; public and private addresses must differ.");
             }
         }
 
@@ -154,11 +157,25 @@ public sealed class GatewayHost : IAsyncDisposable
 
             var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
             var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths);
-            foreach (var path in options.DataPaths)
+            var started = new List<IDataPath>();
+            try
             {
-                await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
+                foreach (var path in options.DataPaths)
+                {
+                    await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
+                    started.Add(path);
+                }
+                await api.StartAsync(options.ApiEndPoint, cancellationToken).ConfigureAwait(false);
             }
-            await api.StartAsync(options.ApiEndPoint, cancellationToken).ConfigureAwait(false);
+            catch
+            {
+                await api.DisposeAsync().ConfigureAwait(false);
+                foreach (var path in Enumerable.Reverse(started))
+                {
+                    await path.DisposeAsync().ConfigureAwait(false);
+                }
+                throw;
+            }
             return host;
         }
         catch

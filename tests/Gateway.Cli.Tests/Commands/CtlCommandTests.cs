@@ -116,7 +116,7 @@ public sealed class CtlCommandTests : IAsyncLifetime
         return (process.ExitCode, await stdout, await stderr);
     }
 
-    private static string GatewayDll()
+    internal static string GatewayDll()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         string configuration = dir.Parent!.Name;

@@ -200,6 +200,32 @@ public sealed class ApiActionsTests : IAsyncLifetime
         Assert.Equal(seen[0].PrivateAddress, priv);
     }
 
+    [Fact]
+    public async Task ConcurrentRequests_NeverHandOutAnAddressTwice()
+    {
+        // 14 pool addresses, 20 concurrent RunInstances: 14 succeed with distinct addresses, 6 get ResourceInsufficient.
+        var calls = Enumerable.Range(0, 20).Select(async _ =>
+        {
+            try
+            {
+                return await RunOne(1);
+            }
+            catch (ApiErrorException e) when (e.Code == ErrorCodes.ResourceInsufficient)
+            {
+                return null;
+            }
+        }).ToList();
+        var ids = (await Task.WhenAll(calls)).OfType<string>().ToList();
+
+        Assert.Equal(14, ids.Count);
+        var all = (await Cvm("DescribeInstances", new JsonObject { ["Limit"] = 100 })).GetProperty("InstanceSet").EnumerateArray().ToList();
+        Assert.Equal(14, all.Count); // refused requests created nothing
+        Assert.Equal(14, all.Select(i => i.GetProperty("PublicIpAddresses")[0].GetString()).Distinct().Count());
+        Assert.Equal(14, all.Select(i => i.GetProperty("PrivateIpAddresses")[0].GetString()).Distinct().Count());
+        Assert.Equal(14, _f.Host.Bindings.Count);
+        Assert.Empty(_f.Host.CheckTableAgainstStore());
+    }
+
     private static JsonObject Filter(string name, params string[] values) =>
         new() { ["Filters"] = new JsonArray(new JsonObject { ["Name"] = name, ["Values"] = new JsonArray([.. values.Select(v => (JsonNode)v)]) }) };
 
