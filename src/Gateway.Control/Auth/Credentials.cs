@@ -67,10 +67,13 @@ public sealed record Credentials(string SecretId, string SecretKey)
     /// The daemon's credentials: the environment's, else the state directory's file, else a new pair written there
     /// readable by its owner only (0600). <paramref name="generatedPath"/> is the file's path when it was just created.
     /// </summary>
-    public static Credentials LoadOrCreate(string stateDirectory, out string? generatedPath)
+    public static Credentials LoadOrCreate(string stateDirectory, out string? generatedPath) =>
+        LoadOrCreate(stateDirectory, FromEnvironment(), out generatedPath);
+
+    internal static Credentials LoadOrCreate(string stateDirectory, Credentials? fromEnvironment, out string? generatedPath)
     {
         generatedPath = null;
-        var credentials = FromEnvironment() ?? TryRead(stateDirectory);
+        var credentials = fromEnvironment ?? TryRead(stateDirectory);
         if (credentials is not null)
         {
             return credentials;
