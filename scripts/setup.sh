@@ -9,7 +9,8 @@ set -euo pipefail
 # iproute2: namespaces and veth pairs for the lab and its end-to-end tests.
 # python3: the small TCP/UDP servers and clients the end-to-end tests run inside the namespaces.
 # ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool)
+# nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -24,4 +25,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+command -v npm >/dev/null || { echo "setup: installing npm" >&2; apt-get update -qq; apt-get install -y -qq --no-install-recommends npm >/dev/null; }
 command -v dotnet >/dev/null || { echo "setup: the .NET SDK (dotnet) is not on PATH; install the .NET 10 SDK first." >&2; exit 1; }

@@ -1,12 +1,144 @@
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
 using Gateway.Cli.Infrastructure;
+using Gateway.Control.Auth;
+using Gateway.Control.Hosting;
+using Gateway.Control.Model;
+using Microsoft.Data.Sqlite;
 
 namespace Gateway.Cli.Commands;
 
+/// <summary><c>gateway run</c>: the daemon — control-plane API, SQLite state, binding table (and data paths when attached).</summary>
 internal static class RunCommand
 {
+    public const string Usage = """
+        usage: gateway run --state <dir> --public-pool <cidr> [--public-pool <cidr> ...] --subnet <cidr>
+                           [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
+
+          --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
+          --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
+          --subnet <cidr>        the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24
+          --api <host:port>      the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:9700; loopback unless you say otherwise)
+          --eip-quota <n>        EIPs the account may hold (default 20)
+          --max-body <bytes>     largest request body accepted (default 1048576)
+
+        Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
+        SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
+        """;
+
     public static int Run(ArgReader args)
     {
-        Console.Error.WriteLine("gateway run: not built yet (see the open issues).");
-        return ExitCodes.Failure;
+        if (args.WantsHelp)
+        {
+            Console.WriteLine(Usage);
+            return ExitCodes.Ok;
+        }
+        string state = args.Required("--state");
+        var pools = args.Many("--public-pool").Select(p => ParseCidr("--public-pool", p)).ToList();
+        if (pools.Count == 0)
+        {
+            throw new UsageException("--public-pool is required (e.g. --public-pool 198.51.100.0/24).");
+        }
+        var subnet = ParseCidr("--subnet", args.Required("--subnet"));
+        if (subnet.PrefixLength > 30)
+        {
+            throw new UsageException($"--subnet {subnet} is too small: instances need at least a /30 (the network, gateway and broadcast addresses are reserved).");
+        }
+        var api = ParseEndPoint(args.Optional("--api") ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}");
+        int quota = args.Int("--eip-quota", 20, 0, 100_000);
+        int maxBody = args.Int("--max-body", 1 << 20, 1024, 64 << 20);
+        args.EnsureNoUnknownOptions();
+        if (args.Positionals.Count > 0)
+        {
+            throw new UsageException($"unexpected argument '{args.Positionals[0]}'.");
+        }
+        if (pools.Sum(p => p.Size) > 1 << 20)
+        {
+            throw new UsageException("--public-pool names more than 1048576 addresses; give smaller prefixes.");
+        }
+
+        var options = new GatewayOptions
+        {
+            StateDirectory = Path.GetFullPath(state),
+            ApiEndPoint = api,
+            PublicPools = pools,
+            Subnet = subnet,
+            EipQuota = quota,
+            MaxRequestBodyBytes = maxBody,
+        };
+        return RunAsync(options).GetAwaiter().GetResult();
+    }
+
+    private static async Task<int> RunAsync(GatewayOptions options)
+    {
+        if (!IPAddress.IsLoopback(options.ApiEndPoint.Address))
+        {
+            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address.");
+        }
+        var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+
+        GatewayHost host;
+        try
+        {
+            host = await GatewayHost.StartAsync(options, Console.Out).ConfigureAwait(false);
+        }
+        catch (GatewayConfigurationException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        catch (Exception e) when (e is SqliteException or InvalidDataException or InvalidOperationException)
+        {
+            throw new FailureException($"cannot start with --state {options.StateDirectory}: {e.Message}", e);
+        }
+
+        await using (host.ConfigureAwait(false))
+        {
+            if (host.GeneratedCredentialsPath is { } generated)
+            {
+                Console.WriteLine($"gateway: credentials generated in {generated} (owner-only; {Credentials.SecretIdVariable}/{Credentials.SecretKeyVariable} inside)");
+            }
+            else if (Credentials.FromEnvironment() is not null)
+            {
+                Console.WriteLine($"gateway: credentials from {Credentials.SecretIdVariable}/{Credentials.SecretKeyVariable}");
+            }
+            else
+            {
+                Console.WriteLine($"gateway: credentials from {Path.Combine(options.StateDirectory, Credentials.FileName)}");
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"gateway: {host.VpcId} {host.SubnetId} {options.Subnet}; public pool {string.Join(" ", options.PublicPools)}; EIP quota {options.EipQuota}"));
+            var endPoint = host.ApiEndPoint;
+            string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+            Console.WriteLine($"gateway: API listening on http://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}");
+
+            await stop.Task.ConfigureAwait(false);
+            Console.WriteLine("gateway: stopping");
+            using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await host.StopAsync(grace.Token).ConfigureAwait(false);
+        }
+        Console.WriteLine("gateway: stopped");
+        return ExitCodes.Ok;
+
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // we exit ourselves, after closing the database.
+            stop.TrySetResult();
+        }
+    }
+
+    private static Ipv4Cidr ParseCidr(string option, string text) =>
+        Ipv4Cidr.TryParse(text, out var cidr, out string error) ? cidr : throw new UsageException($"{option}: {error}");
+
+    internal static IPEndPoint ParseEndPoint(string text)
+    {
+        string normalized = text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + text["localhost".Length..] : text;
+        if (!IPEndPoint.TryParse(normalized, out var endPoint) || endPoint.Port == 0 && !normalized.EndsWith(":0", StringComparison.Ordinal))
+        {
+            throw new UsageException($"--api '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{GatewayOptions.DefaultApiPort} or [::1]:{GatewayOptions.DefaultApiPort}.");
+        }
+        return endPoint;
     }
 }

@@ -1,0 +1,155 @@
+namespace Gateway.Control.Model;
+
+/// <summary>What one accepted request changes, written to the store in one transaction and then applied here.</summary>
+internal sealed class ChangeSet
+{
+    public List<Instance> PutInstances { get; } = [];
+    public List<string> DeletedInstances { get; } = [];
+    public List<ElasticAddress> PutAddresses { get; } = [];
+    public List<string> DeletedAddresses { get; } = [];
+    /// <summary>Pool addresses handed out by this change.</summary>
+    public List<uint> Taken { get; } = [];
+    /// <summary>Addresses going back to the pool, with the sequence number that orders them among the free ones.</summary>
+    public List<(uint Ip, long FreedSeq)> Returned { get; } = [];
+    /// <summary>The sequence counter after this change.</summary>
+    public long NextSeq { get; set; }
+    /// <summary>The asynchronous-task record the API answers with (DescribeTaskResult), if the action has one.</summary>
+    public (long Id, string Action)? Task { get; set; }
+
+    public bool IsEmpty =>
+        PutInstances.Count == 0 && DeletedInstances.Count == 0 && PutAddresses.Count == 0 && DeletedAddresses.Count == 0
+        && Taken.Count == 0 && Returned.Count == 0 && Task is null;
+}
+
+/// <summary>
+/// The control plane's state in memory: a mirror of the store, changed only by <see cref="Apply"/> after the
+/// store has committed the same <see cref="ChangeSet"/>.
+/// </summary>
+internal sealed class ControlState
+{
+    private readonly Dictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ElasticAddress> _addresses = new(StringComparer.Ordinal);
+    private readonly Dictionary<uint, string> _instanceByPrivateIp = [];
+    private readonly Dictionary<string, string> _addressByInstance = new(StringComparer.Ordinal);
+    private readonly HashSet<long> _taskIds = [];
+
+    public ControlState(PublicPool pool, Ipv4Cidr subnet, string vpcId, string subnetId)
+    {
+        Pool = pool;
+        Subnet = subnet;
+        VpcId = vpcId;
+        SubnetId = subnetId;
+    }
+
+    public PublicPool Pool { get; }
+    public Ipv4Cidr Subnet { get; }
+    public string VpcId { get; }
+    public string SubnetId { get; }
+    public long NextSeq { get; set; } = 1;
+    public long NextTaskId { get; set; } = 1;
+
+    public IReadOnlyDictionary<string, Instance> Instances => _instances;
+    public IReadOnlyDictionary<string, ElasticAddress> Addresses => _addresses;
+
+    public bool TryGetInstanceByPrivateIp(uint privateIp, out string instanceId) => _instanceByPrivateIp.TryGetValue(privateIp, out instanceId!);
+
+    public ElasticAddress? AddressBoundTo(string instanceId) =>
+        _addressByInstance.TryGetValue(instanceId, out string? addressId) ? _addresses[addressId] : null;
+
+    public bool HasTask(long id) => _taskIds.Contains(id);
+
+    /// <summary>The public address that translates to the instance: its EIP if one is bound, else its ordinary public IP.</summary>
+    public uint? EffectivePublicIp(Instance instance) => AddressBoundTo(instance.Id)?.Ip ?? instance.OrdinaryPublicIp;
+
+    /// <summary>Every public→private binding the data plane must hold.</summary>
+    public IEnumerable<(uint PublicIp, uint PrivateIp)> Bindings()
+    {
+        foreach (var instance in _instances.Values)
+        {
+            if (EffectivePublicIp(instance) is uint publicIp)
+            {
+                yield return (publicIp, instance.PrivateIp);
+            }
+        }
+    }
+
+    /// <summary>Loads a row read from the store (start-up only).</summary>
+    public void Load(Instance instance) => PutInstance(instance);
+
+    /// <inheritdoc cref="Load(Instance)"/>
+    public void Load(ElasticAddress address) => PutAddress(address);
+
+    public void LoadTask(long id) => _taskIds.Add(id);
+
+    public void Apply(ChangeSet change)
+    {
+        foreach (var address in change.PutAddresses)
+        {
+            PutAddress(address);
+        }
+        foreach (string id in change.DeletedAddresses)
+        {
+            if (_addresses.Remove(id, out var old))
+            {
+                ForgetBinding(old);
+            }
+        }
+        foreach (var instance in change.PutInstances)
+        {
+            PutInstance(instance);
+        }
+        foreach (string id in change.DeletedInstances)
+        {
+            if (_instances.Remove(id, out var old))
+            {
+                _instanceByPrivateIp.Remove(old.PrivateIp);
+            }
+        }
+        foreach (uint ip in change.Taken)
+        {
+            Pool.Take(ip);
+        }
+        foreach (var (ip, seq) in change.Returned)
+        {
+            Pool.Return(ip, seq);
+        }
+        NextSeq = change.NextSeq;
+        if (change.Task is { } task)
+        {
+            _taskIds.Add(task.Id);
+            NextTaskId = task.Id + 1;
+        }
+    }
+
+    private void PutInstance(Instance instance)
+    {
+        if (_instances.TryGetValue(instance.Id, out var old))
+        {
+            _instanceByPrivateIp.Remove(old.PrivateIp);
+        }
+        _instances[instance.Id] = instance;
+        _instanceByPrivateIp[instance.PrivateIp] = instance.Id;
+    }
+
+    private void PutAddress(ElasticAddress address)
+    {
+        if (_addresses.TryGetValue(address.Id, out var old))
+        {
+            ForgetBinding(old);
+        }
+        _addresses[address.Id] = address;
+        if (address.InstanceId is not null)
+        {
+            _addressByInstance[address.InstanceId] = address.Id;
+        }
+    }
+
+    private void ForgetBinding(ElasticAddress old)
+    {
+        // Only if the index still points at this address: within one change another address may already own the instance.
+        if (old.InstanceId is not null && _addressByInstance.TryGetValue(old.InstanceId, out string? current) && current == old.Id)
+        {
+            _addressByInstance.Remove(old.InstanceId);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+namespace Gateway.Control.Rules;
+
+/// <summary>
+/// A request the control plane refused. It carries the cloud's error code and becomes the API's error envelope;
+/// whoever throws it has changed nothing.
+/// </summary>
+public sealed class ApiException(string code, string message) : Exception(message)
+{
+    public string Code { get; } = code;
+}
+
+/// <summary>The Tencent Cloud error codes this emulator answers with (common codes and the vpc/cvm ones).</summary>
+public static class ErrorCodes
+{
+    // Common (API 3.0).
+    public const string SignatureFailure = "AuthFailure.SignatureFailure";
+    public const string SignatureExpire = "AuthFailure.SignatureExpire";
+    public const string SecretIdNotFound = "AuthFailure.SecretIdNotFound";
+    public const string InvalidAuthorization = "AuthFailure.InvalidAuthorization";
+    public const string InvalidAction = "InvalidAction";
+    public const string NoSuchVersion = "NoSuchVersion";
+    public const string MissingParameter = "MissingParameter";
+    public const string InvalidParameter = "InvalidParameter";
+    public const string InvalidParameterValue = "InvalidParameterValue";
+    public const string InvalidParameterValueRange = "InvalidParameterValue.Range";
+    public const string InvalidParameterCombination = "InvalidParameterCombination";
+    public const string InvalidParameterConflict = "InvalidParameterConflict";
+    public const string RequestSizeLimitExceeded = "RequestSizeLimitExceeded";
+    public const string UnsupportedProtocol = "UnsupportedProtocol";
+    public const string UnsupportedOperation = "UnsupportedOperation";
+    public const string ResourceInsufficient = "ResourceInsufficient";
+    public const string ResourceNotFound = "ResourceNotFound";
+    public const string InternalError = "InternalError";
+
+    // vpc.
+    public const string AddressQuotaLimitExceeded = "AddressQuotaLimitExceeded";
+    public const string AddressIdNotFound = "InvalidAddressId.NotFound";
+    public const string AddressIdMalformed = "InvalidParameterValue.AddressIdMalformed";
+    public const string AddressIdStatusNotPermit = "InvalidAddressIdStatus.NotPermit";
+    public const string InvalidAddressState = "InvalidAddressState";
+    public const string InstanceAlreadyBindEip = "InvalidInstanceId.AlreadyBindEip";
+    public const string InstanceIdMalformedVpc = "InvalidParameterValue.InstanceIdMalformed";
+    public const string FilterInvalidKey = "InvalidParameter.FilterInvalidKey";
+
+    // cvm.
+    public const string InstanceIdNotFound = "InvalidInstanceId.NotFound";
+    public const string InstanceIdMalformed = "InvalidInstanceId.Malformed";
+    public const string InvalidFilter = "InvalidFilter";
+    public const string InvalidIpFormat = "InvalidParameter.InvalidIpFormat";
+    public const string VpcAddrNotInSubNet = "VpcAddrNotInSubNet";
+    public const string VpcIpIsUsed = "VpcIpIsUsed";
+    public const string AmountNotEqual = "InvalidParameterValue.AmountNotEqual";
+    public const string NoAvailableIpInSubnet = "FailedOperation.NoAvailableIpAddressCountInSubnet";
+    public const string SubnetNotExist = "InvalidParameterValue.SubnetNotExist";
+}

@@ -1,0 +1,518 @@
+using Gateway.Control.Model;
+using Gateway.Control.Store;
+using Gateway.DataPlane.Bindings;
+using Gateway.Packets;
+
+namespace Gateway.Control.Rules;
+
+/// <summary>An instance as listed: with the public address that translates to it (EIP or ordinary) and its EIP id.</summary>
+internal sealed record InstanceView(Instance Instance, uint? PublicIp, string? AddressId);
+
+/// <summary>An EIP as listed: with the private address of the instance it is bound to.</summary>
+internal sealed record AddressView(ElasticAddress Address, uint? PrivateIp);
+
+/// <summary>What <c>RunInstances</c> asks for, already type-checked by the API layer.</summary>
+internal sealed record RunInstancesCommand(
+    int Count,
+    int BandwidthOut,
+    bool? PublicIpAssigned,
+    string InternetChargeType,
+    IReadOnlyList<uint>? PrivateIps,
+    string Name,
+    string Zone,
+    string InstanceType,
+    string ImageId);
+
+/// <summary>Limits the rules enforce.</summary>
+internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota, int MaxBandwidthOut = 65535)
+{
+    public const int DefaultEipQuota = 20;
+    public const int MaxIdsPerRequest = 100;
+}
+
+/// <summary>
+/// The seed's public-IP rules over instances, ordinary public IPs and EIPs, and the control channel to the data plane.
+/// </summary>
+/// <remarks>
+/// <para>Every change runs under one lock, in three steps: the rules build a <see cref="Mutation"/> (refusing with
+/// an <see cref="ApiException"/> before anything is written), the store commits it in one transaction, and the
+/// binding table and the memory state take it. Only then does the caller answer, so a client that got a success
+/// can send traffic through the new binding at once, and an answered change is on disk.</para>
+/// <para>Rebinding an instance (EIP associate/disassociate) is one <see cref="BindingTable.Bind"/>, which installs the
+/// new public address before it removes the old one: no packet meets a half-changed state.</para>
+/// </remarks>
+internal sealed class ControlPlane
+{
+    private readonly Lock _lock = new();
+    private readonly ControlState _state;
+    private readonly SqliteStore _store;
+    private readonly BindingTable _table;
+    private readonly TimeProvider _clock;
+    private readonly ControlPlaneLimits _limits;
+
+    public ControlPlane(ControlState state, SqliteStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
+    {
+        _state = state;
+        _store = store;
+        _table = table;
+        _limits = limits;
+        _clock = clock ?? TimeProvider.System;
+    }
+
+    /// <summary>
+    /// Raised after each change reached the binding table, under the control plane's lock and in order:
+    /// handlers must be quick and must not call back into the control plane.
+    /// </summary>
+    public event Action<ControlPlaneEvent>? Changed;
+
+    public ControlPlaneLimits Limits => _limits;
+
+    public string VpcId => _state.VpcId;
+
+    public string SubnetId => _state.SubnetId;
+
+    public Ipv4Cidr Subnet => _state.Subnet;
+
+    /// <summary>Fills the (empty) binding table from the state: start-up, before the API answers.</summary>
+    public void LoadTable()
+    {
+        lock (_lock)
+        {
+            _table.Clear();
+            foreach (var (publicIp, privateIp) in _state.Bindings())
+            {
+                _table.Bind(publicIp, privateIp);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Differences between the binding table and the bindings the database implies (read from disk, not memory);
+    /// empty when they are equal.
+    /// </summary>
+    public IReadOnlyList<string> CheckTableAgainstStore()
+    {
+        lock (_lock)
+        {
+            var inTable = _table.Snapshot().Select(b => (b.PublicAddress, b.PrivateAddress)).ToHashSet();
+            var inStore = _store.ReadBindings().ToHashSet();
+            var problems = new List<string>();
+            foreach (var (pub, priv) in inStore.Except(inTable))
+            {
+                problems.Add($"the database binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the table does not");
+            }
+            foreach (var (pub, priv) in inTable.Except(inStore))
+            {
+                problems.Add($"the table binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the database does not");
+            }
+            return problems;
+        }
+    }
+
+    /// <summary>The private addresses of every instance (the VPC sources the data plane may accept).</summary>
+    public IReadOnlyList<uint> KnownPrivateAddresses()
+    {
+        lock (_lock)
+        {
+            return [.. _state.Instances.Values.Select(i => i.PrivateIp)];
+        }
+    }
+
+    // ----- Queries. -----
+
+    public IReadOnlyList<InstanceView> ListInstances()
+    {
+        lock (_lock)
+        {
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceView(i, _state.EffectivePublicIp(i), _state.AddressBoundTo(i.Id)?.Id))];
+        }
+    }
+
+    public IReadOnlyList<AddressView> ListAddresses()
+    {
+        lock (_lock)
+        {
+            return [.. _state.Addresses.Values.OrderBy(a => a.Seq).Select(a => new AddressView(a, a.InstanceId is null ? null : _state.Instances[a.InstanceId].PrivateIp))];
+        }
+    }
+
+    public (int Current, int Limit) AddressQuota()
+    {
+        lock (_lock)
+        {
+            return (_state.Addresses.Count, _limits.EipQuota);
+        }
+    }
+
+    public bool TaskExists(long taskId)
+    {
+        lock (_lock)
+        {
+            return _state.HasTask(taskId);
+        }
+    }
+
+    public (int Free, int Total) PoolUsage()
+    {
+        lock (_lock)
+        {
+            return (_state.Pool.FreeCount, _state.Pool.MemberCount);
+        }
+    }
+
+    // ----- cvm. -----
+
+    public IReadOnlyList<string> RunInstances(RunInstancesCommand command) => Mutate(m =>
+    {
+        if (command.Count is < 1 or > ControlPlaneLimits.MaxIdsPerRequest)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InstanceCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {command.Count}.");
+        }
+        CheckBandwidth(command.BandwidthOut);
+        if (command.PublicIpAssigned == true && command.BandwidthOut == 0)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterCombination, "InternetAccessible.PublicIpAssigned is true but InternetMaxBandwidthOut is 0: a public IP needs bandwidth greater than 0.");
+        }
+        if (command.PrivateIps is { } wanted)
+        {
+            if (wanted.Count != command.Count)
+            {
+                throw new ApiException(ErrorCodes.AmountNotEqual, $"VirtualPrivateCloud.PrivateIpAddresses has {wanted.Count} addresses for InstanceCount {command.Count}; give one per instance.");
+            }
+            var seen = new HashSet<uint>();
+            foreach (uint ip in wanted)
+            {
+                if (!IsAssignableHost(ip))
+                {
+                    throw new ApiException(ErrorCodes.VpcAddrNotInSubNet, $"{Ipv4Address.Format(ip)} is not an assignable address of the subnet {_state.Subnet} (the network, gateway .1 and broadcast addresses are reserved).");
+                }
+                if (!seen.Add(ip) || m.IsPrivateIpInUse(ip))
+                {
+                    throw new ApiException(ErrorCodes.VpcIpIsUsed, $"{Ipv4Address.Format(ip)} is already used by another instance of the subnet.");
+                }
+            }
+        }
+        bool wantsPublic = command.BandwidthOut > 0 && command.PublicIpAssigned != false;
+        var now = Now();
+        var ids = new List<string>(command.Count);
+        for (int n = 0; n < command.Count; n++)
+        {
+            uint privateIp = command.PrivateIps?[n] ?? NextFreePrivateIp(m);
+            uint? publicIp = wantsPublic ? m.TakePublicIp() : null;
+            string id = ResourceIds.New(ResourceIds.InstancePrefix, m.IsInstanceIdTaken);
+            string name = command.Count > 1 && command.Name.Length > 0 ? $"{command.Name}-{n + 1}" : command.Name;
+            m.Put(new Instance(id, m.NextSeq(), name, privateIp, publicIp, command.BandwidthOut, command.InternetChargeType,
+                command.PublicIpAssigned ?? command.BandwidthOut > 0, command.Zone, command.InstanceType, command.ImageId, now));
+            ids.Add(id);
+        }
+        return (IReadOnlyList<string>)ids;
+    });
+
+    public void TerminateInstances(IReadOnlyList<string> instanceIds, bool releaseAddress) => Mutate(m =>
+    {
+        foreach (var instance in RequireInstances(m, instanceIds))
+        {
+            if (instance.OrdinaryPublicIp is uint publicIp)
+            {
+                m.ReturnPublicIp(publicIp);
+            }
+            if (m.AddressBoundTo(instance.Id) is { } eip)
+            {
+                // The seed: the instance's public IP goes back to the pool; an EIP is the account's and stays, unbound.
+                if (releaseAddress)
+                {
+                    m.DeleteAddress(eip.Id);
+                    m.ReturnPublicIp(eip.Ip);
+                }
+                else
+                {
+                    m.Put(eip with { InstanceId = null });
+                }
+            }
+            m.DeleteInstance(instance.Id);
+        }
+        return 0;
+    });
+
+    public void ResetInternetMaxBandwidth(IReadOnlyList<string> instanceIds, int bandwidthOut) => Mutate(m =>
+    {
+        CheckBandwidth(bandwidthOut);
+        foreach (var instance in RequireInstances(m, instanceIds))
+        {
+            var changed = instance with { BandwidthOut = bandwidthOut };
+            if (bandwidthOut == 0 && instance.OrdinaryPublicIp is uint publicIp)
+            {
+                // No bandwidth, no internet access: the ordinary public IP goes back to the pool.
+                m.ReturnPublicIp(publicIp);
+                changed = changed with { OrdinaryPublicIp = null };
+            }
+            else if (bandwidthOut > 0 && instance.BandwidthOut == 0 && instance.OrdinaryPublicIp is null && m.AddressBoundTo(instance.Id) is null)
+            {
+                changed = changed with { OrdinaryPublicIp = m.TakePublicIp(), PublicIpAssigned = true };
+            }
+            m.Put(changed);
+        }
+        return 0;
+    });
+
+    // ----- vpc. -----
+
+    public (IReadOnlyList<string> AddressIds, long TaskId) AllocateAddresses(int count, string name, int bandwidth, string internetChargeType) => Mutate(m =>
+    {
+        if (count is < 1 or > ControlPlaneLimits.MaxIdsPerRequest)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"AddressCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {count}.");
+        }
+        CheckBandwidth(bandwidth);
+        int held = _state.Addresses.Count;
+        if (held + count > _limits.EipQuota)
+        {
+            throw new ApiException(ErrorCodes.AddressQuotaLimitExceeded,
+                $"The account holds {held} EIPs of its quota of {_limits.EipQuota}; {count} more would exceed it. Release EIPs first (ReleaseAddresses).");
+        }
+        var now = Now();
+        var ids = new List<string>(count);
+        for (int n = 0; n < count; n++)
+        {
+            string id = ResourceIds.New(ResourceIds.AddressPrefix, m.IsAddressIdTaken);
+            m.Put(new ElasticAddress(id, m.NextSeq(), name, m.TakePublicIp(), null, bandwidth, internetChargeType, now));
+            ids.Add(id);
+        }
+        return ((IReadOnlyList<string>)ids, m.AddTask("AllocateAddresses"));
+    });
+
+    public long AssociateAddress(string addressId, string instanceId) => Mutate(m =>
+    {
+        var eip = RequireAddress(m, addressId);
+        if (eip.InstanceId is not null)
+        {
+            throw new ApiException(ErrorCodes.AddressIdStatusNotPermit, $"{addressId} is {eip.Status} (bound to {eip.InstanceId}); only an UNBIND EIP can be associated. Disassociate it first.");
+        }
+        if (!ResourceIds.IsWellFormed(instanceId, ResourceIds.InstancePrefix))
+        {
+            throw new ApiException(ErrorCodes.InstanceIdMalformedVpc, $"'{instanceId}' is not an instance id; ids look like ins-xxxxxxxx.");
+        }
+        var instance = m.FindInstance(instanceId) ?? throw new ApiException(ErrorCodes.InstanceIdNotFound, $"The instance {instanceId} does not exist.");
+        if (m.AddressBoundTo(instance.Id) is { } other)
+        {
+            throw new ApiException(ErrorCodes.InstanceAlreadyBindEip, $"The instance {instanceId} already has the EIP {other.Id}; disassociate it before associating {addressId}.");
+        }
+        if (instance.OrdinaryPublicIp is uint publicIp)
+        {
+            // The seed: associating an EIP releases the instance's original public IP.
+            m.ReturnPublicIp(publicIp);
+            m.Put(instance with { OrdinaryPublicIp = null });
+        }
+        m.Put(eip with { InstanceId = instance.Id });
+        return m.AddTask("AssociateAddress");
+    });
+
+    public long DisassociateAddress(string addressId, bool? reallocateNormalPublicIp) => Mutate(m =>
+    {
+        var eip = RequireAddress(m, addressId);
+        if (eip.InstanceId is null)
+        {
+            throw new ApiException(ErrorCodes.InvalidAddressState, $"{addressId} is UNBIND: there is nothing to disassociate.");
+        }
+        var instance = m.FindInstance(eip.InstanceId)!;
+        m.Put(eip with { InstanceId = null });
+        // The seed: on disassociation the instance is automatically given a new public IP (when it has bandwidth).
+        // The API's ReallocateNormalPublicIp=false opts out; leaving it out follows the seed.
+        if (reallocateNormalPublicIp != false && instance.BandwidthOut > 0)
+        {
+            m.Put(instance with { OrdinaryPublicIp = m.TakePublicIp() });
+        }
+        return m.AddTask("DisassociateAddress");
+    });
+
+    public long ReleaseAddresses(IReadOnlyList<string> addressIds) => Mutate(m =>
+    {
+        if (addressIds.Count == 0)
+        {
+            throw new ApiException(ErrorCodes.MissingParameter, "AddressIds is empty; name the EIPs to release.");
+        }
+        if (addressIds.Count > ControlPlaneLimits.MaxIdsPerRequest)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"AddressIds holds {addressIds.Count} ids; at most {ControlPlaneLimits.MaxIdsPerRequest} per request.");
+        }
+        var eips = addressIds.Distinct(StringComparer.Ordinal).Select(id => RequireAddress(m, id)).ToList();
+        foreach (var eip in eips)
+        {
+            if (eip.InstanceId is not null)
+            {
+                throw new ApiException(ErrorCodes.InvalidAddressState, $"{eip.Id} is BIND (bound to {eip.InstanceId}); disassociate it before releasing it.");
+            }
+        }
+        foreach (var eip in eips)
+        {
+            m.DeleteAddress(eip.Id);
+            m.ReturnPublicIp(eip.Ip);
+        }
+        return m.AddTask("ReleaseAddresses");
+    });
+
+    // ----- The control channel. -----
+
+    private T Mutate<T>(Func<Mutation, T> rules)
+    {
+        lock (_lock)
+        {
+            var mutation = new Mutation(_state);
+            T result = rules(mutation);
+            var change = mutation.Finish();
+            if (change.IsEmpty)
+            {
+                return result;
+            }
+            var affected = mutation.AffectedInstanceIds();
+            var before = BindingsOf(affected, out var privateIps);
+
+            _store.Commit(change); // 1. durable (throws: nothing changed anywhere)
+            _state.Apply(change);
+
+            // 2. the data plane, then events; 3. the caller answers.
+            var after = BindingsOf(affected, out _);
+            var events = new List<ControlPlaneEvent>();
+            foreach (var instance in change.PutInstances)
+            {
+                if (!privateIps.ContainsKey(instance.Id))
+                {
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceAdded, instance.PrivateIp, 0));
+                }
+            }
+            foreach (string id in affected)
+            {
+                before.TryGetValue(id, out var old);
+                after.TryGetValue(id, out var now);
+                if (old == now)
+                {
+                    continue;
+                }
+                if (now is { } bound)
+                {
+                    _table.Bind(bound.PublicIp, bound.PrivateIp); // new mapping in, then the old one out, inside Bind.
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, bound.PrivateIp, bound.PublicIp));
+                }
+                else if (old is { } gone)
+                {
+                    _table.UnbindPrivate(gone.PrivateIp);
+                }
+                if (old is { } previous && now?.PublicIp != previous.PublicIp)
+                {
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, previous.PrivateIp, previous.PublicIp));
+                }
+            }
+            foreach (string id in change.DeletedInstances)
+            {
+                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, privateIps[id], 0));
+            }
+            Raise(events);
+            return result;
+        }
+    }
+
+    private Dictionary<string, (uint PublicIp, uint PrivateIp)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)
+    {
+        var result = new Dictionary<string, (uint, uint)?>(StringComparer.Ordinal);
+        privateIps = new Dictionary<string, uint>(StringComparer.Ordinal);
+        foreach (string id in instanceIds)
+        {
+            if (_state.Instances.TryGetValue(id, out var instance))
+            {
+                privateIps[id] = instance.PrivateIp;
+                result[id] = _state.EffectivePublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
+            }
+        }
+        return result;
+    }
+
+    private void Raise(List<ControlPlaneEvent> events)
+    {
+        var handler = Changed;
+        if (handler is null)
+        {
+            return;
+        }
+        foreach (var e in events)
+        {
+            foreach (var subscriber in handler.GetInvocationList().Cast<Action<ControlPlaneEvent>>())
+            {
+                try
+                {
+                    subscriber(e);
+                }
+#pragma warning disable CA1031 // The change is committed and applied; a failing observer must not turn it into an error answer.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    Console.Error.WriteLine($"gateway: an observer of {e.Kind} failed: {ex.Message}");
+                }
+            }
+        }
+    }
+
+    private DateTimeOffset Now()
+    {
+        var now = _clock.GetUtcNow();
+        return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero); // the API shows whole seconds.
+    }
+
+    private void CheckBandwidth(int bandwidth)
+    {
+        if (bandwidth < 0 || bandwidth > _limits.MaxBandwidthOut)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InternetMaxBandwidthOut must be 0 to {_limits.MaxBandwidthOut} Mbps, not {bandwidth}.");
+        }
+    }
+
+    private bool IsAssignableHost(uint ip)
+    {
+        var subnet = _state.Subnet;
+        return subnet.Contains(ip) && ip != subnet.Network && ip != subnet.Network + 1 && ip != subnet.Broadcast;
+    }
+
+    private uint NextFreePrivateIp(Mutation m)
+    {
+        var subnet = _state.Subnet;
+        // .0 is the network, .1 the VPC gateway, the last the broadcast (the cloud reserves them too).
+        for (ulong ip = (ulong)subnet.Network + 2; ip < subnet.Broadcast; ip++)
+        {
+            if (!m.IsPrivateIpInUse((uint)ip))
+            {
+                return (uint)ip;
+            }
+        }
+        throw new ApiException(ErrorCodes.NoAvailableIpInSubnet, $"The subnet {subnet} has no free private address left; terminate instances or start the gateway with a larger --subnet.");
+    }
+
+    private static List<Instance> RequireInstances(Mutation m, IReadOnlyList<string> instanceIds)
+    {
+        if (instanceIds.Count == 0)
+        {
+            throw new ApiException(ErrorCodes.MissingParameter, "InstanceIds is empty; name at least one instance.");
+        }
+        if (instanceIds.Count > ControlPlaneLimits.MaxIdsPerRequest)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InstanceIds holds {instanceIds.Count} ids; at most {ControlPlaneLimits.MaxIdsPerRequest} per request.");
+        }
+        var result = new List<Instance>();
+        foreach (string id in instanceIds.Distinct(StringComparer.Ordinal))
+        {
+            if (!ResourceIds.IsWellFormed(id, ResourceIds.InstancePrefix))
+            {
+                throw new ApiException(ErrorCodes.InstanceIdMalformed, $"'{id}' is not an instance id; ids look like ins-xxxxxxxx.");
+            }
+            result.Add(m.FindInstance(id) ?? throw new ApiException(ErrorCodes.InstanceIdNotFound, $"The instance {id} does not exist."));
+        }
+        return result;
+    }
+
+    private static ElasticAddress RequireAddress(Mutation m, string addressId)
+    {
+        if (!ResourceIds.IsWellFormed(addressId, ResourceIds.AddressPrefix))
+        {
+            throw new ApiException(ErrorCodes.AddressIdMalformed, $"'{addressId}' is not an EIP id; ids look like eip-xxxxxxxx.");
+        }
+        return m.FindAddress(addressId) ?? throw new ApiException(ErrorCodes.AddressIdNotFound, $"The EIP {addressId} does not exist.");
+    }
+}

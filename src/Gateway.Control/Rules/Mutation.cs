@@ -1,0 +1,172 @@
+using Gateway.Control.Model;
+using Gateway.Packets;
+
+namespace Gateway.Control.Rules;
+
+/// <summary>
+/// A working overlay over <see cref="ControlState"/> for one request: the rules read and change the overlay, never
+/// the state, so a request refused half-way (an <see cref="ApiException"/>) leaves nothing behind.
+/// <see cref="Finish"/> turns the overlay into the <see cref="ChangeSet"/> the store commits.
+/// </summary>
+internal sealed class Mutation
+{
+    private readonly ControlState _state;
+    private readonly Dictionary<string, Instance?> _instances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ElasticAddress?> _addresses = new(StringComparer.Ordinal);
+    private readonly List<uint> _taken = [];
+    private readonly List<(uint Ip, long Seq)> _returned = [];
+    private long _nextSeq;
+    private (long Id, string Action)? _task;
+
+    public Mutation(ControlState state)
+    {
+        _state = state;
+        _nextSeq = state.NextSeq;
+    }
+
+    public ControlState State => _state;
+
+    public long NextSeq() => _nextSeq++;
+
+    public long AddTask(string action)
+    {
+        _task = (_state.NextTaskId, action);
+        return _state.NextTaskId;
+    }
+
+    public Instance? FindInstance(string id) =>
+        _instances.TryGetValue(id, out var pending) ? pending : _state.Instances.GetValueOrDefault(id);
+
+    public ElasticAddress? FindAddress(string id) =>
+        _addresses.TryGetValue(id, out var pending) ? pending : _state.Addresses.GetValueOrDefault(id);
+
+    public IEnumerable<ElasticAddress> AllAddresses() =>
+        _state.Addresses.Keys.Concat(_addresses.Keys).Distinct(StringComparer.Ordinal).Select(FindAddress).OfType<ElasticAddress>();
+
+    public ElasticAddress? AddressBoundTo(string instanceId)
+    {
+        foreach (var pending in _addresses.Values)
+        {
+            if (pending?.InstanceId == instanceId)
+            {
+                return pending;
+            }
+        }
+        var stored = _state.AddressBoundTo(instanceId);
+        return stored is not null && !_addresses.ContainsKey(stored.Id) ? stored : null;
+    }
+
+    public void Put(Instance instance) => _instances[instance.Id] = instance;
+
+    public void Put(ElasticAddress address) => _addresses[address.Id] = address;
+
+    public void DeleteInstance(string id) => _instances[id] = null;
+
+    public void DeleteAddress(string id) => _addresses[id] = null;
+
+    public bool IsInstanceIdTaken(string id) => FindInstance(id) is not null || _instances.ContainsKey(id);
+
+    public bool IsAddressIdTaken(string id) => FindAddress(id) is not null || _addresses.ContainsKey(id);
+
+    public bool IsPrivateIpInUse(uint ip)
+    {
+        foreach (var pending in _instances.Values)
+        {
+            if (pending?.PrivateIp == ip)
+            {
+                return true;
+            }
+        }
+        return _state.TryGetInstanceByPrivateIp(ip, out string owner) && !_instances.ContainsKey(owner);
+    }
+
+    /// <summary>Hands out the pool address that has been free longest.</summary>
+    public uint TakePublicIp()
+    {
+        foreach (var (_, ip) in _state.Pool.FreeInOrder())
+        {
+            if (!_taken.Contains(ip))
+            {
+                _taken.Add(ip);
+                return ip;
+            }
+        }
+        foreach (var (ip, _) in _returned)
+        {
+            if (!_taken.Contains(ip))
+            {
+                _taken.Add(ip);
+                return ip;
+            }
+        }
+        throw new ApiException(ErrorCodes.ResourceInsufficient,
+            $"The public IP pool has no free address: all {_state.Pool.MemberCount} addresses of --public-pool are held by instances or EIPs. Release an EIP, terminate an instance, or start the gateway with a larger --public-pool.");
+    }
+
+    /// <summary>Gives a public address back to the pool, behind every address that is free already.</summary>
+    public void ReturnPublicIp(uint ip)
+    {
+        if (_taken.Remove(ip))
+        {
+            return; // handed out and given back within this request: as if never taken.
+        }
+        if (_state.Pool.IsMember(ip))
+        {
+            _returned.Add((ip, NextSeq()));
+        }
+    }
+
+    public int FreePublicIpCount => _state.Pool.FreeCount - _taken.Count + _returned.Count;
+
+    /// <summary>The ids of instances whose binding this mutation may change (before or after).</summary>
+    public HashSet<string> AffectedInstanceIds()
+    {
+        var ids = new HashSet<string>(_instances.Keys, StringComparer.Ordinal);
+        foreach (var (id, pending) in _addresses)
+        {
+            if (pending?.InstanceId is string now)
+            {
+                ids.Add(now);
+            }
+            if (_state.Addresses.GetValueOrDefault(id)?.InstanceId is string before)
+            {
+                ids.Add(before);
+            }
+        }
+        return ids;
+    }
+
+    public ChangeSet Finish()
+    {
+        var change = new ChangeSet { NextSeq = _nextSeq, Task = _task };
+        foreach (var (id, pending) in _instances)
+        {
+            if (pending is not null)
+            {
+                change.PutInstances.Add(pending);
+            }
+            else if (_state.Instances.ContainsKey(id))
+            {
+                change.DeletedInstances.Add(id);
+            }
+        }
+        foreach (var (id, pending) in _addresses)
+        {
+            if (pending is not null)
+            {
+                change.PutAddresses.Add(pending);
+            }
+            else if (_state.Addresses.ContainsKey(id))
+            {
+                change.DeletedAddresses.Add(id);
+            }
+        }
+        change.Taken.AddRange(_taken);
+        // An address returned and taken again in one request stays out of the pool.
+        change.Returned.AddRange(_returned.Where(r => !_taken.Contains(r.Ip)));
+        change.Taken.RemoveAll(ip => _returned.Any(r => r.Ip == ip));
+        return change;
+    }
+
+    public static string Format(uint ip) => Ipv4Address.Format(ip);
+}

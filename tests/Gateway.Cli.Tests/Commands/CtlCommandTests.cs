@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Net;
+using Gateway.Control.Auth;
+using Gateway.Control.Hosting;
+using Gateway.Control.Model;
+
+namespace Gateway.Cli.Commands.Tests;
+
+/// <summary><c>gateway ctl</c> as a person runs it: the real executable against a daemon on a loopback port.</summary>
+public sealed class CtlCommandTests : IAsyncLifetime
+{
+    private static readonly Credentials s_keys = new("AKIDctlTest0123456789abcdefghijkl", "ctlTestSecretKey0123456789abcdefg");
+    private readonly string _state = Path.Combine(Path.GetTempPath(), "gw-ctl-" + Guid.NewGuid().ToString("N"));
+    private GatewayHost _host = null!;
+
+    public async Task InitializeAsync() =>
+        _host = await GatewayHost.StartAsync(new GatewayOptions
+        {
+            StateDirectory = _state,
+            ApiEndPoint = new IPEndPoint(IPAddress.Loopback, 0),
+            PublicPools = [Ipv4Cidr.Parse("203.0.113.0/29")],
+            Subnet = Ipv4Cidr.Parse("10.4.0.0/24"),
+            Credentials = s_keys,
+        }, TextWriter.Null);
+
+    public async Task DisposeAsync()
+    {
+        await _host.StopAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_state, recursive: true);
+    }
+
+    [Fact]
+    public async Task CreateAllocateAssociate_ShowPrivateAndPublicSideBySide()
+    {
+        var created = await Ctl("create", "--bandwidth", "5", "--name", "web");
+        Assert.Equal(0, created.Exit);
+        Assert.Matches(@"INSTANCE\s+NAME\s+PRIVATE IP\s+PUBLIC IP\s+EIP", created.Out);
+        Assert.Matches(@"ins-[0-9a-z]{8}\s+web\s+10\.4\.0\.2\s+203\.0\.113\.1\s+-\s+5 Mbps\s+RUNNING", created.Out);
+        string ins = created.Out.Split('\n')[1].Split(' ')[0];
+
+        var allocated = await Ctl("allocate");
+        Assert.Equal(0, allocated.Exit);
+        Assert.Matches(@"eip-[0-9a-z]{8}\s+203\.0\.113\.2\s+UNBIND", allocated.Out);
+        string eip = allocated.Out.Split('\n')[1].Split(' ')[0];
+
+        var associated = await Ctl("associate", eip, ins);
+        Assert.Equal(0, associated.Exit);
+        Assert.Matches($@"{ins}\s+web\s+10\.4\.0\.2\s+203\.0\.113\.2\s+{eip}", associated.Out);
+
+        var addresses = await Ctl("addresses");
+        Assert.Matches($@"{eip}\s+203\.0\.113\.2\s+BIND\s+{ins}\s+10\.4\.0\.2", addresses.Out);
+    }
+
+    [Fact]
+    public async Task ApiError_ExitsOneWithTheCodeAndMessage()
+    {
+        var result = await Ctl("release", "eip-00000000");
+
+        Assert.Equal(1, result.Exit);
+        Assert.Contains("InvalidAddressId.NotFound", result.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownCommand_ExitsTwo() =>
+        Assert.Equal(2, (await Ctl("bogus")).Exit);
+
+    [Fact]
+    public async Task NoDaemonListening_ExitsOneSayingSo()
+    {
+        var result = await Ctl(["--api", "127.0.0.1:1", "instances"], useHostApi: false);
+
+        Assert.Equal(1, result.Exit);
+        Assert.Contains("cannot reach the gateway API", result.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EmptyLists_SayNone()
+    {
+        var result = await Ctl("instances");
+
+        Assert.Equal(0, result.Exit);
+        Assert.Contains("(none)", result.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Table_AlignsColumns()
+    {
+        string table = CtlCommand.Table(["A", "BB"], [["xyz", "1"], ["q", "22"]]);
+
+        Assert.Equal("A    BB\nxyz  1\nq    22\n", table.Replace("\r\n", "\n", StringComparison.Ordinal));
+    }
+
+    private Task<(int Exit, string Out, string Err)> Ctl(params string[] args) => Ctl(args, useHostApi: true);
+
+    private async Task<(int Exit, string Out, string Err)> Ctl(string[] args, bool useHostApi)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(GatewayDll());
+        info.ArgumentList.Add("ctl");
+        if (useHostApi)
+        {
+            info.ArgumentList.Add("--api");
+            info.ArgumentList.Add($"127.0.0.1:{_host.ApiEndPoint.Port}");
+        }
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+        info.Environment[Credentials.SecretIdVariable] = s_keys.SecretId;
+        info.Environment[Credentials.SecretKeyVariable] = s_keys.SecretKey;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    internal static string GatewayDll()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        string configuration = dir.Parent!.Name;
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
+        {
+            dir = dir.Parent;
+        }
+        return Path.Combine(dir!.FullName, "src", "Gateway.Cli", "bin", configuration, "net10.0", "gateway.dll");
+    }
+}

@@ -1,0 +1,50 @@
+using System.Diagnostics;
+
+namespace Gateway.Cli.Commands.Tests;
+
+/// <summary><c>gateway run</c>'s command line: mistakes exit 2 with a message naming the option, before anything starts.</summary>
+public sealed class RunCommandTests
+{
+    [Theory]
+    [InlineData("--public-pool 198.51.100.0/24 --subnet 10.0.0.0/24", "--state is required")]
+    [InlineData("--state {state} --subnet 10.0.0.0/24", "--public-pool is required")]
+    [InlineData("--state {state} --public-pool 198.51.100.1/24 --subnet 10.0.0.0/24", "did you mean 198.51.100.0/24")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/31", "too small")]
+    [InlineData("--state {state} --public-pool 10.0.0.0/28 --subnet 10.0.0.0/24", "overlap")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --api nowhere", "--api 'nowhere'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --colour red", "unknown option --colour")]
+    public async Task CommandLineMistakes_ExitTwoNamingTheProblem(string arguments, string expected)
+    {
+        string state = Path.Combine(Path.GetTempPath(), "gw-runcmd-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (exit, err) = await Gateway(["run", .. arguments.Replace("{state}", state, StringComparison.Ordinal).Split(' ')]);
+
+            Assert.Equal(2, exit);
+            Assert.Contains(expected, err, StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (Directory.Exists(state))
+            {
+                Directory.Delete(state, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<(int Exit, string Err)> Gateway(string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(CtlCommandTests.GatewayDll());
+        foreach (string a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        await stdout;
+        return (process.ExitCode, await stderr);
+    }
+}

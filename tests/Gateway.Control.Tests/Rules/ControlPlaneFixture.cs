@@ -1,0 +1,115 @@
+using System.Text;
+using Gateway.Control.Model;
+using Gateway.Control.Store;
+using Gateway.DataPlane.Bindings;
+using Gateway.Packets;
+
+namespace Gateway.Control.Rules.Tests;
+
+/// <summary>A control plane over a real SQLite store in a temporary directory and a real binding table.</summary>
+internal sealed class ControlPlaneFixture : IDisposable
+{
+    public const string DefaultPool = "198.51.100.0/29"; // 6 hosts: .1 to .6
+    public const string DefaultSubnet = "10.0.0.0/24";
+
+    private readonly string[] _pools;
+    private readonly string _subnet;
+    private readonly ControlPlaneLimits _limits;
+
+    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null)
+    {
+        Directory = directory ?? Path.Combine(Path.GetTempPath(), "gw-control-" + Guid.NewGuid().ToString("N"));
+        _pools = pools ?? [DefaultPool];
+        _subnet = subnet;
+        _limits = limits ?? new ControlPlaneLimits();
+        Open();
+    }
+
+    public string Directory { get; }
+    public SqliteStore Store { get; private set; } = null!;
+    public ControlState State { get; private set; } = null!;
+    public BindingTable Table { get; private set; } = null!;
+    public ControlPlane Plane { get; private set; } = null!;
+    public List<ControlPlaneEvent> Events { get; } = [];
+
+    public static uint Ip(string text) => Ipv4Address.TryParse(text, out uint ip) ? ip : throw new ArgumentException(text);
+
+    public static string Text(uint ip) => Ipv4Address.Format(ip);
+
+    public void Open()
+    {
+        Store = SqliteStore.Open(Directory);
+        var members = _pools.SelectMany(p => Ipv4Cidr.Parse(p).Hosts()).ToList();
+        State = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
+        Table = new BindingTable();
+        Plane = new ControlPlane(State, Store, Table, _limits);
+        Plane.LoadTable();
+        Plane.Changed += Events.Add;
+    }
+
+    /// <summary>Closes the store and opens everything again from disk, as a restart does.</summary>
+    public void Restart()
+    {
+        Store.Dispose();
+        Open();
+    }
+
+    public string RunOne(int bandwidth = 10, bool? publicIpAssigned = null, string? privateIp = null) =>
+        Plane.RunInstances(new RunInstancesCommand(1, bandwidth, publicIpAssigned, "TRAFFIC_POSTPAID_BY_HOUR",
+            privateIp is null ? null : [Ip(privateIp)], "", "zone-1", "S5.SMALL1", "img-test")).Single();
+
+    public string AllocateOne() => Plane.AllocateAddresses(1, "", 1, "TRAFFIC_POSTPAID_BY_HOUR").AddressIds.Single();
+
+    public InstanceView Instance(string id) => Plane.ListInstances().Single(i => i.Instance.Id == id);
+
+    public AddressView Address(string id) => Plane.ListAddresses().Single(a => a.Address.Id == id);
+
+    public uint? PublicIpInTable(uint privateIp) => Table.TryGetPublic(privateIp, out uint pub, out _) ? pub : null;
+
+    /// <summary>Everything observable: instances, EIPs, the free pool in hand-out order, the table and the database's bindings.</summary>
+    public string Fingerprint()
+    {
+        var sb = new StringBuilder();
+        foreach (var v in Plane.ListInstances())
+        {
+            sb.AppendLine($"I {v.Instance} pub={v.PublicIp} eip={v.AddressId}");
+        }
+        foreach (var a in Plane.ListAddresses())
+        {
+            sb.AppendLine($"A {a.Address} priv={a.PrivateIp}");
+        }
+        sb.AppendLine("pool " + string.Join(",", State.Pool.FreeInOrder().Select(f => $"{f.FreedSeq}:{Text(f.Ip)}")));
+        sb.AppendLine("table " + string.Join(",", Table.Snapshot().Select(b => b.ToString()).Order(StringComparer.Ordinal)));
+        sb.AppendLine("db " + string.Join(",", Store.ReadBindings().Select(b => $"{Text(b.PublicIp)}>{Text(b.PrivateIp)}").Order(StringComparer.Ordinal)));
+        sb.AppendLine($"seq {State.NextSeq} task {State.NextTaskId}");
+        return sb.ToString();
+    }
+
+    /// <summary>Runs a request that must be refused with <paramref name="code"/> and checks that nothing changed.</summary>
+    public ApiException AssertRejected(string code, Action request)
+    {
+        string before = Fingerprint();
+        int events = Events.Count;
+        var e = Assert.Throws<ApiException>(request);
+        Assert.Equal(code, e.Code);
+        Assert.Equal(before, Fingerprint());
+        Assert.Equal(events, Events.Count);
+        // And on disk: a restart shows the same state.
+        Restart();
+        Assert.Equal(before, Fingerprint());
+        return e;
+    }
+
+    public void Dispose()
+    {
+        Store.Dispose();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
