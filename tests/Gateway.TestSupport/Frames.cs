@@ -58,6 +58,11 @@ public static class Frames
             else
             {
                 u.UpdateUdpChecksum();
+                if (u.Checksum == 0)
+                {
+                    // PacketDotNet writes a computed 0 as is; RFC 768 sends it as all ones (0 means "no checksum").
+                    u.Checksum = 0xFFFF;
+                }
             }
         });
     }

@@ -67,6 +67,10 @@ public static class Oracle
             bool fragment = ip.FragmentOffset != 0 || (ip.FragmentFlags & 0x1) != 0 || IsFragment(frame.AsSpan(l3));
             if (!fragment)
             {
+                if (Payload(ip) is null && ip.Protocol is ProtocolType.Tcp or ProtocolType.Udp or ProtocolType.Icmp)
+                {
+                    problems.Add($"PacketDotNet could not parse the {ip.Protocol} header");
+                }
                 CheckTransport(ip, "", verified, problems);
             }
         }
@@ -80,20 +84,30 @@ public static class Oracle
     /// <summary>The frame's IPv4 packet as PacketDotNet parses it (802.1Q and 802.1ad tags are walked by PacketDotNet itself).</summary>
     public static IPv4Packet Ipv4(byte[] frame)
     {
-        var parsed = Packet.ParsePacket(LinkLayers.Ethernet, frame);
-        var ip = parsed.Extract<IPv4Packet>();
+        IPv4Packet? ip = null;
+        try
+        {
+            ip = Packet.ParsePacket(LinkLayers.Ethernet, frame).Extract<IPv4Packet>();
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException or NotSupportedException)
+        {
+            // PacketDotNet parses some payloads it knows (OSPF, ...) and gives up on unusual ones:
+            // the IPv4 header alone is still checkable.
+            int l3 = Frames.Ipv4Offset(frame);
+            return new IPv4Packet(new ByteArraySegment(frame.AsSpan(l3, Math.Min((frame[l3] & 0x0F) * 4, frame.Length - l3)).ToArray()));
+        }
         if (ip is null)
         {
             // PacketDotNet walks 0x8100 and 0x88A8 tags; the pre-standard 0x9100 tag it leaves alone.
             int l3 = Frames.Ipv4Offset(frame);
             ip = new IPv4Packet(new ByteArraySegment(frame, l3, frame.Length - l3));
         }
-        return ip ?? throw new OracleException("no IPv4 packet in the frame");
+        return ip;
     }
 
     private static void CheckTransport(IPv4Packet ip, string prefix, List<string> verified, List<string> problems)
     {
-        switch (ip.PayloadPacket)
+        switch (Payload(ip))
         {
             case TcpPacket tcp:
                 Record(tcp.ValidTcpChecksum, prefix + "tcp", verified, problems);
@@ -135,6 +149,19 @@ public static class Oracle
         if (totalLength <= quoted.Length && totalLength >= headerLength && !IsFragment(quoted))
         {
             CheckTransport(new IPv4Packet(new ByteArraySegment(quoted, 0, totalLength)), "inner-", verified, problems);
+        }
+    }
+
+    /// <summary>PacketDotNet parses payloads lazily and throws on ones it half-knows (e.g. OSPF with a bad version): those count as unparsed.</summary>
+    private static Packet? Payload(IPv4Packet ip)
+    {
+        try
+        {
+            return ip.PayloadPacket;
+        }
+        catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException or NotSupportedException)
+        {
+            return null;
         }
     }
 

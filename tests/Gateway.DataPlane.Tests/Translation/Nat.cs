@@ -14,7 +14,9 @@ internal sealed class Nat
     public const string PublicA = "198.51.100.10";
     public const string PrivateA = "10.0.0.10";
     public const string PublicB = "198.51.100.20";
-    public const string PrivateB = "10.0.0.20";
+    // Not .20: with A = .10/.10 and B = .20/.20 a hairpin's two rewrites would cancel in every
+    // pseudo-header checksum (PrivateA + PublicB = PublicA + PrivateB), hiding a missed update.
+    public const string PrivateB = "10.0.7.21";
     /// <summary>A host on the internet.</summary>
     public const string Internet = "203.0.113.5";
     /// <summary>Another internet host (a router sending ICMP errors, a second peer).</summary>
