@@ -287,15 +287,16 @@ public static class Frames
         return fixChecksum ? FixIpv4Checksum(copy) : copy;
     }
 
-    /// <summary>Recomputes the IPv4 header checksum in place with PacketDotNet (over a copy of the header alone, so any total length is accepted).</summary>
+    /// <summary>
+    /// Recomputes the IPv4 header checksum in place with PacketDotNet's one's-complement routine over the header
+    /// alone (not through <see cref="IPv4Packet"/>, which refuses headers a malformed-frame test needs, e.g. a total length below 20).
+    /// </summary>
     public static byte[] FixIpv4Checksum(byte[] frame)
     {
         int l3 = Ipv4Offset(frame);
-        int headerLength = Math.Clamp((frame[l3] & 0x0F) * 4, 20, frame.Length - l3);
-        var header = frame.AsSpan(l3, headerLength).ToArray();
-        var ip = new IPv4Packet(new ByteArraySegment(header));
-        ip.UpdateIPChecksum();
-        header.AsSpan(10, 2).CopyTo(frame.AsSpan(l3 + 10));
+        int headerLength = Math.Min(Math.Max((frame[l3] & 0x0F) * 4, 20), frame.Length - l3);
+        frame[l3 + 10] = frame[l3 + 11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(l3 + 10), (ushort)ChecksumUtils.OnesComplementSum(frame, l3, headerLength));
         return frame;
     }
 
