@@ -339,3 +339,36 @@ public class DropReasonTests
         new Nat().AssertDropped(frame, DropReason.NotIpv4);
     }
 }
+
+/// <summary>Regression tests: the limited broadcast and the unspecified address must never look bound.</summary>
+public class SentinelAddressTests
+{
+    [Fact]
+    public void DhcpDiscoverFromTheVpc_SourceUnspecifiedAddress_IsNoBinding()
+    {
+        // 0.0.0.0 → 255.255.255.255 (RFC 2131 §4.1) is what an instance without a lease sends.
+        var nat = new Nat();
+        nat.AssertDropped(Frames.Udp("0.0.0.0", "255.255.255.255", 68, 67, new byte[240]), DropReason.NoBinding);
+        nat.AssertDropped(Frames.Udp("0.0.0.0", "255.255.255.255", 68, 67, new byte[240]), DropReason.NoBinding, TranslateMode.FromVpc);
+        Assert.Equal(default, nat.Counters.ForBinding(nat.IdA));
+        Assert.Equal(default, nat.Counters.ForBinding(nat.IdB));
+    }
+
+    [Fact]
+    public void LimitedBroadcast_WhileUnbindsLeaveTombstones_IsNeverTranslated()
+    {
+        // Churn until tombstones have covered most slots (a rebuild clears them, and the churn goes on), so that at
+        // some point one lies on 255.255.255.255's probe path, whatever the hash.
+        var nat = new Nat();
+        byte[] broadcast = Frames.Udp(Internet, "255.255.255.255", 1, 2, [1]);
+        byte[] fromUnspecified = Frames.Udp("0.0.0.0", Internet, 1, 2, [1]);
+        for (uint i = 1; i <= 4000; i++)
+        {
+            nat.Table.Bind(0xCB007100 + i, 0x0A640000 + i);
+            nat.Table.UnbindPublic(0xCB007100 + i);
+            nat.AssertDropped(broadcast, DropReason.NoBinding);
+            nat.AssertDropped(fromUnspecified, DropReason.NoBinding);
+        }
+        Assert.Equal(2, nat.Table.Count);
+    }
+}
