@@ -62,6 +62,8 @@ internal static class TrafficCorpus
         new("icmp-error-11-inner-options-tcp", (s, d) => Frames.IcmpError(s, d, 11, 1, Frames.Tcp(d, s, 1, 2, s_payload, new FrameOptions { IpOptions = s_routerAlert }))),
         new("icmp-error-3-inner-non-first-fragment", (s, d) => Frames.IcmpError(s, d, 3, 1, Frames.Fragment(Frames.Tcp(d, s, 40007, 80, s_payload), 24)[1])),
         new("icmp-error-3-inner-gre", (s, d) => Frames.IcmpError(s, d, 3, 2, Frames.Gre(d, s))),
+        new("icmp-error-outer-options-first-fragment", (s, d) => Frames.Fragment(Frames.IcmpError(s, d, 3, 4, Frames.Tcp(d, s, 1, 2, s_payload), options: new FrameOptions { IpOptions = s_routerAlert }), 64)[0]),
+        new("icmp-error-outer-options-last-fragment", (s, d) => Frames.Fragment(Frames.IcmpError(s, d, 3, 4, Frames.Tcp(d, s, 1, 2, s_payload), options: new FrameOptions { IpOptions = s_routerAlert }), 64)[^1]),
         new("icmp-error-qinq-padded", (s, d) => Frames.IcmpError(s, d, 3, 3, Frames.Udp(d, s, 1, 2, [1]), quoteLength: 28, options: new FrameOptions { Vlans = [VlanTag.Dot1AD(3), VlanTag.Dot1Q(4)], Padding = 2 })),
     ];
 
