@@ -110,6 +110,39 @@ public class TrafficCountersTests
     }
 
     [Fact]
+    public void Rebinding_CountsTheNewBindingUnderItsNewId_AndLeavesTheOldCountsAlone()
+    {
+        var nat = new Nat();
+        byte[] frame = Frames.Tcp(Internet, PublicA, 1, 2);
+        nat.Forward(frame);
+        int newId = nat.Table.Bind(Ip(PublicA), Ip("10.9.9.9"));
+        byte[] output = nat.Forward(frame);
+
+        Assert.NotEqual(nat.IdA, newId);
+        Assert.Equal(Frames.Tcp(Internet, "10.9.9.9", 1, 2), output);
+        Assert.Equal(new BindingTraffic(1, frame.Length, 0, 0), nat.Counters.ForBinding(nat.IdA));
+        Assert.Equal(new BindingTraffic(1, frame.Length, 0, 0), nat.Counters.ForBinding(newId));
+    }
+
+    [Fact]
+    public void BareIpv4Translation_IsCountedLikeEthernet()
+    {
+        var nat = new Nat();
+        byte[] packet = Frames.Ipv4Packet(Frames.Udp(PrivateA, Internet, 1, 2, [1]));
+        byte[] ipv6 = Frames.Ipv6Udp().AsSpan(14).ToArray();
+
+        Assert.Equal(DropReason.None, nat.Translator.TranslateIpv4(packet, packet.Length, nat.Counters));
+        // Without an EtherType, an IPv6 packet is an IPv4 header with version 6: malformed.
+        Assert.Equal(DropReason.Malformed, nat.Translator.TranslateIpv4(ipv6, ipv6.Length, nat.Counters));
+
+        Assert.Equal(2, nat.Counters.ReceivedPacketCount);
+        Assert.Equal(packet.Length + ipv6.Length, nat.Counters.ReceivedByteCount);
+        Assert.Equal(packet.Length, nat.Counters.ForwardedByteCount);
+        Assert.Equal(1, nat.Counters.DropPacketCount(DropReason.Malformed));
+        Assert.Equal(new BindingTraffic(0, 0, 1, packet.Length), nat.Counters.ForBinding(nat.IdA));
+    }
+
+    [Fact]
     public void BindingTraffic_AddsAndSubtracts()
     {
         var a = new BindingTraffic(1, 2, 3, 4);
