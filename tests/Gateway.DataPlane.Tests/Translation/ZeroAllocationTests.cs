@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Gateway.TestSupport;
 using Xunit.Abstractions;
 using static Gateway.DataPlane.Translation.Tests.Nat;
@@ -43,20 +44,35 @@ public class ZeroAllocationTests(ITestOutputHelper output)
     private void AssertNoAllocation(byte[] frame, DropReason expected, string name, int? wireLength = null)
     {
         var nat = new Nat();
-        var counters = nat.Counters;
-        var translator = nat.Translator;
         byte[] buffer = new byte[frame.Length];
         int wire = wireLength ?? frame.Length;
 
-        for (int i = 0; i < WarmUp; i++)
-        {
-            frame.CopyTo(buffer, 0);
-            Assert.Equal(expected, translator.TranslateEthernet(buffer, wire, counters, TranslateMode.Infer));
-        }
+        // Warm-up runs the very loop that is measured, so tier-up and on-stack replacement of the loop (which
+        // compile on this thread and may allocate while doing so, once) are behind us.
+        Assert.Equal(0, TranslateMany(nat, frame, buffer, wire, expected, WarmUp, out _));
+        Assert.Equal(0, TranslateMany(nat, frame, buffer, wire, expected, Measured, out _));
 
+        // A per-frame allocation costs at least 24 bytes on every one of 20,000 frames, so it shows in every run;
+        // a one-off runtime artefact (a background tier-1 method being installed under parallel test load) does
+        // not repeat. Up to three runs; the last must allocate nothing, and every run is reported.
+        long allocated = -1;
+        for (int attempt = 1; attempt <= 3 && allocated != 0; attempt++)
+        {
+            Assert.Equal(0, TranslateMany(nat, frame, buffer, wire, expected, Measured, out allocated));
+            output.WriteLine($"{name}: run {attempt}: {allocated} bytes allocated over {Measured} translations");
+        }
+        Assert.Equal(0, allocated);
+    }
+
+    /// <summary>Translates <paramref name="count"/> copies of the frame; returns how many verdicts were not <paramref name="expected"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static int TranslateMany(Nat nat, byte[] frame, byte[] buffer, int wire, DropReason expected, int count, out long allocated)
+    {
+        var translator = nat.Translator;
+        var counters = nat.Counters;
         int wrong = 0;
         long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < Measured; i++)
+        for (int i = 0; i < count; i++)
         {
             frame.AsSpan().CopyTo(buffer);
             if (translator.TranslateEthernet(buffer, wire, counters, TranslateMode.Infer) != expected)
@@ -64,10 +80,7 @@ public class ZeroAllocationTests(ITestOutputHelper output)
                 wrong++;
             }
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-
-        output.WriteLine($"{name}: {allocated} bytes allocated over {Measured} translations");
-        Assert.Equal(0, wrong);
-        Assert.Equal(0, allocated);
+        allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        return wrong;
     }
 }
