@@ -304,6 +304,17 @@ internal sealed class HashIndex
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal bool TryGet(uint key, out uint value, out int id)
     {
+        // The two sentinel keys are never bound (Bind refuses them), but an empty slot has key 0.0.0.0 and a
+        // tombstone key 255.255.255.255: without this check a lookup of either "finds" a free slot (value 0,
+        // a stale id), so a DHCP discover 0.0.0.0 → 255.255.255.255 was SNATed to 0.0.0.0 and counted on another
+        // binding, and UnbindPublic(0.0.0.0) turned an empty slot into a tombstone and freed someone else's id.
+        // key + 1 maps 0xFFFFFFFF to 0 and 0 to 1: one unsigned compare for both.
+        if (key + 1u <= 1u)
+        {
+            value = 0;
+            id = -1;
+            return false;
+        }
         long[] slots = Slots;
         int i = Home(key);
         while (true)
