@@ -27,10 +27,11 @@ public static class Program
                 options[args[i]] = args[i + 1];
             }
             Bench.Write(long.Parse(options.GetValueOrDefault("--frames", "10000000"), CultureInfo.InvariantCulture),
-                options["--out"], options["--bindings"], options["--tcprewrite-map"]);
+                options["--out"], options["--bindings"], options["--tcprewrite-map"],
+                int.Parse(options.GetValueOrDefault("--binding-count", "64"), CultureInfo.InvariantCulture));
             return 0;
         }
-        Console.Error.WriteLine("usage: Gateway.CaptureGenerator corpus [folder] | bench --frames N --out FILE --bindings FILE --tcprewrite-map FILE");
+        Console.Error.WriteLine("usage: Gateway.CaptureGenerator corpus [folder] | bench --frames N --out FILE --bindings FILE --tcprewrite-map FILE [--binding-count N]");
         return 2;
     }
 
@@ -99,11 +100,13 @@ public static class Program
 /// <summary>The benchmark's capture: small UDP frames over many bindings, half inbound, half outbound.</summary>
 public static class Bench
 {
-    public const int BindingCount = 64;
-
-    public static void Write(long frames, string output, string bindingsPath, string tcprewriteMapPath)
+    public static void Write(long frames, string output, string bindingsPath, string tcprewriteMapPath, int bindingCount)
     {
-        var bindings = Enumerable.Range(0, BindingCount)
+        if (bindingCount is < 1 or > 200)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bindingCount), "1 to 200 bindings");
+        }
+        var bindings = Enumerable.Range(0, bindingCount)
             .Select(i => ($"198.51.100.{i + 10}", $"10.0.{i / 200}.{(i % 200) + 10}")).ToArray();
         File.WriteAllText(bindingsPath, Program.BindingsJson(bindings));
         // tcprewrite: --srcipmap rewrites sources (outbound: private → public), --dstipmap destinations (inbound).
@@ -111,13 +114,13 @@ public static class Bench
         string dst = string.Join(",", bindings.Select(b => $"{b.Item1}/32:{b.Item2}/32"));
         File.WriteAllText(tcprewriteMapPath, $"--srcipmap={src} --dstipmap={dst}\n");
 
-        // 256 distinct template frames (64 bindings × in/out × 2 ports), written round-robin.
+        // 256 distinct template frames (every binding, inbound and outbound), written round-robin.
         var templates = new List<byte[]>();
         for (int i = 0; i < 256; i++)
         {
-            var (pub, priv) = bindings[i % BindingCount];
+            var (pub, priv) = bindings[i % bindingCount];
             string peer = $"203.0.113.{(i % 250) + 1}";
-            byte[] ip = (i / BindingCount) % 2 == 0
+            byte[] ip = i % 2 == 0
                 ? Frames.Udp(peer, pub, (ushort)(40000 + i), 53, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18], id: (ushort)i)
                 : Frames.Udp(priv, peer, 53, (ushort)(40000 + i), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18], id: (ushort)i);
             templates.Add(Frames.Ethernet(ip));

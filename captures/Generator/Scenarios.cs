@@ -271,20 +271,20 @@ public static class Corpus
         var c = new CaptureCase
         {
             Name = "two-interfaces",
-            Description = "pcapng, little-endian, two interfaces: 0 is Ethernet with µs timestamps, 1 is Linux SLL2 with ns timestamps (if_tsresol 9). Options on every block, an unknown block type and a name resolution block (skipped), and a simple packet block (interface 0, no timestamp). The output is pcapng with both interfaces.",
+            Description = "pcapng, little-endian, two Ethernet interfaces: 0 with µs timestamps, 1 with ns timestamps (if_tsresol 9) and its own snap length. Options on every block, an unknown block type and a name resolution block (skipped), and a simple packet block (interface 0, no timestamp). The output is pcapng with both interfaces.",
             InputFile = "two-interfaces.pcapng",
             ExpectedFile = "two-interfaces.expected.pcapng",
-            Interfaces = [new InterfaceSpec(1, 65535, 6, "internet0"), new InterfaceSpec(276, 262144, 9, "any")],
+            Interfaces = [new InterfaceSpec(1, 65535, 6, "internet0"), new InterfaceSpec(1, 262144, 9, "vpc0")],
         };
         var s = new ScenarioBuilder(c, new NatModel(Bindings), T0, Ms);
         s.Flow("Ethernet TCP inbound on interface 0", (src, dst) => Tcp(src, dst, 40000, 80, 1, syn: true, ack: false, [], id: 1100), Web, APublic, Eth);
         s.At(T0 + (2 * Ms) + 456);
-        s.Flow("SLL2 TCP outbound on interface 1 (ns timestamp)", (src, dst) => Tcp(src, dst, 80, 40000, 2, syn: true, ack: true, [], id: 1101), A, Web, ip => Sll2(ip, outgoing: true), iface: 1);
+        s.Flow("TCP outbound on interface 1 (ns timestamp)", (src, dst) => Tcp(src, dst, 80, 40000, 2, syn: true, ack: true, [], id: 1101), A, Web, ip => Ethernet(ip, fromInternet: false), iface: 1);
         s.Flow("Ethernet UDP outbound on interface 0", (src, dst) => Udp(src, dst, 5, 6, Query, id: 1102), C, Dns, Eth);
         s.At(T0 + (4 * Ms) + 789);
-        s.Flow("SLL2 UDP inbound on interface 1", (src, dst) => Udp(src, dst, 6, 5, Query, id: 1103), Dns, CPublic, ip => Sll2(ip), iface: 1);
+        s.Flow("UDP inbound on interface 1", (src, dst) => Udp(src, dst, 6, 5, Query, id: 1103), Dns, CPublic, Eth, iface: 1);
         s.Flow("simple packet block (interface 0, no timestamp), inbound", (src, dst) => Echo(src, dst, request: true, 2, 2, Ping, id: 1104), Web, BPublic, Eth, simple: true);
-        s.Flow("SLL2 to an unbound address on interface 1", (src, dst) => Udp(src, dst, 6, 5, Query, id: 1105), Dns, StrayPublic, ip => Sll2(ip), iface: 1);
+        s.Flow("UDP to an unbound address on interface 1", (src, dst) => Udp(src, dst, 6, 5, Query, id: 1105), Dns, StrayPublic, Eth, iface: 1);
         return c;
     }
 
