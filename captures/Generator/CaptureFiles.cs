@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Gateway.CaptureGenerator;
 
 /// <summary>One frame of a capture file as the generator writes it.</summary>
-public sealed record Record(long TimeNs, byte[] Data, int OriginalLength, int Interface = 0, bool Simple = false);
+public sealed record CaptureRecord(long TimeNs, byte[] Data, int OriginalLength, int Interface = 0, bool Simple = false);
 
 /// <summary>A pcapng interface as the generator declares it.</summary>
 public sealed record InterfaceSpec(int LinkType, int SnapLength, byte Resolution = 6, string? Name = null);
@@ -14,7 +14,7 @@ public sealed record InterfaceSpec(int LinkType, int SnapLength, byte Resolution
 /// </summary>
 public static class CaptureFiles
 {
-    public static byte[] Pcap(IEnumerable<Record> records, int linkType, int snapLength, bool nanoseconds, bool bigEndian)
+    public static byte[] Pcap(IEnumerable<CaptureRecord> records, int linkType, int snapLength, bool nanoseconds, bool bigEndian)
     {
         var output = new Out(bigEndian);
         output.U32(nanoseconds ? 0xA1B23C4Du : 0xA1B2C3D4u);
@@ -41,7 +41,7 @@ public static class CaptureFiles
     /// with only if_tsresol when it is not 6, EPBs without options); otherwise the file carries options on every
     /// block, an unknown block and a name resolution block, which a reader must skip.
     /// </summary>
-    public static byte[] Pcapng(IEnumerable<Record> records, IReadOnlyList<InterfaceSpec> interfaces, bool bigEndian, bool minimal)
+    public static byte[] Pcapng(IEnumerable<CaptureRecord> records, IReadOnlyList<InterfaceSpec> interfaces, bool bigEndian, bool minimal)
     {
         var output = new Out(bigEndian);
         // Section header block.

@@ -31,7 +31,7 @@ public sealed class CaptureCase
 
     public byte[] InputBytes()
     {
-        var records = Items.Select(i => new Record(i.Simple ? 0 : i.TimeNs, i.CapturedInput, i.Input.Length, i.Interface, i.Simple));
+        var records = Items.Select(i => new CaptureRecord(i.Simple ? 0 : i.TimeNs, i.CapturedInput, i.Input.Length, i.Interface, i.Simple));
         return Interfaces == null
             ? CaptureFiles.Pcap(records, LinkType, SnapLength, Nanoseconds, BigEndian)
             : CaptureFiles.Pcapng(records, Interfaces, BigEndian, minimal: false);
@@ -41,7 +41,7 @@ public sealed class CaptureCase
     public byte[] ExpectedBytes()
     {
         var records = Items.Where(i => i.Expected != null)
-            .Select(i => new Record(i.Simple ? 0 : i.TimeNs, i.CapturedExpected!, i.Expected!.Length, i.Interface));
+            .Select(i => new CaptureRecord(i.Simple ? 0 : i.TimeNs, i.CapturedExpected!, i.Expected!.Length, i.Interface));
         return Interfaces == null
             ? CaptureFiles.Pcap(records, LinkType, SnapLength, Nanoseconds, bigEndian: false)
             : CaptureFiles.Pcapng(records, Interfaces, bigEndian: false, minimal: true);

@@ -271,10 +271,10 @@ public static class Corpus
         var c = new CaptureCase
         {
             Name = "two-interfaces",
-            Description = "pcapng, little-endian, two Ethernet interfaces: 0 with µs timestamps, 1 with ns timestamps (if_tsresol 9) and its own snap length. Options on every block, an unknown block type and a name resolution block (skipped), and a simple packet block (interface 0, no timestamp). The output is pcapng with both interfaces.",
+            Description = "pcapng, little-endian, two Ethernet interfaces: 0 with µs timestamps, 1 with ns timestamps (if_tsresol 9). Options on every block, an unknown block type and a name resolution block (skipped), and a simple packet block (interface 0, no timestamp). The output is pcapng with both interfaces.",
             InputFile = "two-interfaces.pcapng",
             ExpectedFile = "two-interfaces.expected.pcapng",
-            Interfaces = [new InterfaceSpec(1, 65535, 6, "internet0"), new InterfaceSpec(1, 262144, 9, "vpc0")],
+            Interfaces = [new InterfaceSpec(1, 65535, 6, "internet0"), new InterfaceSpec(1, 65535, 9, "vpc0")],
         };
         var s = new ScenarioBuilder(c, new NatModel(Bindings), T0, Ms);
         s.Flow("Ethernet TCP inbound on interface 0", (src, dst) => Tcp(src, dst, 40000, 80, 1, syn: true, ack: false, [], id: 1100), Web, APublic, Eth);
