@@ -31,7 +31,7 @@ public interface ICaptureHandler
     /// <summary>An interface was declared (the pcap header, or a pcapng IDB); frames on it follow.</summary>
     void OnInterface(CaptureInterface captureInterface);
 
-    /// <summary>One frame. <paramref name="data"/> is the reader's own buffer: it may be rewritten in place, and is reused after the call returns.</summary>
+    /// <summary>One frame. <paramref name="data"/> lies in the reader's own buffers: it may be rewritten in place, and must not be kept after the call returns.</summary>
     void OnFrame(in CaptureFrame frame, Span<byte> data);
 
     /// <summary>The reader consumed one buffer-full of input and is about to read more: the place to flush output.</summary>

@@ -26,7 +26,13 @@ public sealed class OutputFile : IDisposable
     public bool IsStandardOutput => _tempPath == null;
 
     /// <summary>Opens a temporary file in the target's folder (so the rename stays on one file system), or standard output for <c>-</c>.</summary>
-    public static OutputFile Open(string path)
+    /// <param name="path">The final name, or <c>-</c>.</param>
+    /// <param name="expectedLength">
+    /// About how many bytes will be written (replay: the input's size), to have the file system allocate them up front.
+    /// Measured on the development VM (ext4): writing 760 MB cost ~2.5 s of kernel time without preallocation and
+    /// ~0.3 s with it (perf/README.md, "Replay vs tcprewrite"). Whatever is left over is cut off by <see cref="Commit"/>.
+    /// </param>
+    public static OutputFile Open(string path, long expectedLength = 0)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (path == "-")
@@ -42,13 +48,26 @@ public sealed class OutputFile : IDisposable
         string temp = System.IO.Path.Combine(folder, string.Create(CultureInfo.InvariantCulture,
             $".{System.IO.Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp"));
         // bufferSize 0: the pipe above already hands the stream large writes; a second buffer would only copy.
-        var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.SequentialScan);
+        var stream = new FileStream(temp, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew,
+            Access = FileAccess.Write,
+            Share = FileShare.None,
+            BufferSize = 0,
+            Options = FileOptions.SequentialScan,
+            PreallocationSize = Math.Max(0, expectedLength),
+        });
         return new OutputFile(path, stream, temp);
     }
 
     /// <summary>Closes the stream and moves the temporary file to its final name (replacing an older one).</summary>
     public void Commit()
     {
+        if (Stream is FileStream file && file.Length != file.Position)
+        {
+            // Preallocated room not used (dropped frames): the file ends where the writing ended.
+            file.SetLength(file.Position);
+        }
         Stream.Dispose();
         if (_tempPath != null)
         {

@@ -20,7 +20,7 @@ public static class ReplayRunner
             : new FileStream(inputPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 0, FileOptions.SequentialScan);
         await using (input.ConfigureAwait(false))
         {
-            using OutputFile output = OutputFile.Open(outputPath);
+            using OutputFile output = OutputFile.Open(outputPath, input.CanSeek ? input.Length : 0);
             var writer = new CaptureWriter(CaptureWriter.CreatePipe(output.Stream, leaveOpen: true), CaptureWriter.FormatForPath(outputPath), outputPath);
             await using (writer.ConfigureAwait(false))
             {

@@ -168,31 +168,7 @@ public class CaptureReaderTests
         Assert.Contains(message, e.Message, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void SteadyState_AllocatesNothingPerFrame()
-    {
-        byte[] frame = File.ReadAllBytes(Path.Combine(Repository.Captures, "mixed.pcap"))[40..100];
-        long AllocatedReading(int count)
-        {
-            byte[] capture = CaptureFiles.Pcap(Enumerable.Range(0, count).Select(i => new CaptureRecord(1_700_000_000_000_000_000 + (i * 1000L), frame, frame.Length)), 1, 65535, false, false);
-            var box = new CountingHandler.Box();
-            var reader = new CaptureReader(CaptureReader.CreatePipe(new MemoryStream(capture)), "memory");
-            long before = GC.GetTotalAllocatedBytes(precise: true);
-            reader.ReadAllAsync(new CountingHandler(box)).GetAwaiter().GetResult();
-            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-            Assert.Equal(count, box.Frames);
-            return allocated;
-        }
-
-        AllocatedReading(50_000); // warm up: JIT, pools
-        long small = AllocatedReading(50_000);
-        long large = AllocatedReading(500_000);
-        // Ten times the frames, about the same allocations. The fixed costs (the reader's buffers, the odd pool miss
-        // for a pipe segment) vary by a megabyte or so; one object per frame would add at least 24 bytes × 450000.
-        Assert.True(large - small < 450_000 * 4, $"{small} bytes for 50000 frames, {large} for 500000");
-    }
-
-    private readonly struct CountingHandler(CountingHandler.Box box) : ICaptureHandler
+    internal readonly struct CountingHandler(CountingHandler.Box box) : ICaptureHandler
     {
         internal sealed class Box
         {
@@ -206,5 +182,33 @@ public class CaptureReaderTests
         public void OnFrame(in CaptureFrame frame, Span<byte> data) => box.Frames++;
 
         public ValueTask OnBatchCompletedAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+}
+
+[Collection(Gateway.Io.Tests.AllocationTestGroup.Name)]
+public class CaptureReaderAllocationTests
+{
+    [Fact]
+    public void SteadyState_AllocatesNothingPerFrame()
+    {
+        byte[] frame = File.ReadAllBytes(Path.Combine(Repository.Captures, "mixed.pcap"))[40..100];
+        long AllocatedReading(int count)
+        {
+            byte[] capture = CaptureFiles.Pcap(Enumerable.Range(0, count).Select(i => new CaptureRecord(1_700_000_000_000_000_000 + (i * 1000L), frame, frame.Length)), 1, 65535, false, false);
+            var box = new CaptureReaderTests.CountingHandler.Box();
+            var reader = new CaptureReader(CaptureReader.CreatePipe(new MemoryStream(capture)), "memory");
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            reader.ReadAllAsync(new CaptureReaderTests.CountingHandler(box)).GetAwaiter().GetResult();
+            long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+            Assert.Equal(count, box.Frames);
+            return allocated;
+        }
+
+        AllocatedReading(50_000); // warm up: JIT, pools
+        long small = AllocatedReading(50_000);
+        long large = AllocatedReading(500_000);
+        // Ten times the frames, about the same allocations. The fixed costs (the reader's buffers, the odd pool miss
+        // for a pipe segment) vary by a megabyte or so; one object per frame would add at least 24 bytes × 450000.
+        Assert.True(large - small < 450_000 * 4, $"{small} bytes for 50000 frames, {large} for 500000");
     }
 }

@@ -5,6 +5,7 @@ using Gateway.Packets;
 
 namespace Gateway.Io.Replay.Tests;
 
+[Collection(Gateway.Io.Tests.AllocationTestGroup.Name)]
 public class ReplayEngineTests
 {
     private static readonly Binding[] s_bindings = [new(Ipv4Address.FromIPAddress(System.Net.IPAddress.Parse(Corpus.APublic)), Ipv4Address.FromIPAddress(System.Net.IPAddress.Parse(Corpus.A)))];
