@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Replay vs tcprewrite, side by side on one capture and one set of bindings.
+#   perf/replay-vs-tcprewrite.sh [frames] [bindings]   (defaults 10000000 and 64)
+# Files go to ${WORK:-out/perf} (ignored by git). Builds the gateway and the corpus generator, writes a pcap of
+# small (60-byte) UDP frames, half inbound and half outbound, spread over the bindings, then runs
+# `gateway replay` and `tcprewrite --srcipmap=<private>:<public>,… --dstipmap=<public>:<private>,…` on it.
+# Reports wall-clock and CPU (user+sys) seconds: on a shared machine CPU time is the steadier figure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+frames="${1:-10000000}"
+count="${2:-64}"
+work="${WORK:-out/perf}"
+mkdir -p "$work"
+command -v tcprewrite >/dev/null || scripts/setup.sh
+
+dotnet build src/Gateway.Cli -c Release --nologo -v quiet >/dev/null
+dotnet build captures/Generator -c Release --nologo -v quiet >/dev/null
+gateway=(dotnet src/Gateway.Cli/bin/Release/net10.0/gateway.dll)
+input="$work/bench-$frames-$count.pcap"
+bindings="$work/bench-$count.bindings.json"
+maps="$work/bench-$count.tcprewrite-args"
+if [ ! -s "$input" ]; then
+  echo "writing $frames frames over $count bindings to $input ..." >&2
+  dotnet captures/Generator/bin/Release/net10.0/Gateway.CaptureGenerator.dll bench --frames "$frames" --binding-count "$count" \
+    --out "$input" --bindings "$bindings" --tcprewrite-map "$maps"
+fi
+read -r -a map_args < "$maps"
+
+# Runs a command, prints "wall cpu" seconds.
+measure() {
+  local TIMEFORMAT='%R %U %S'
+  local t
+  t=$( { time "$@" >/dev/null 2>&1; } 2>&1 )
+  read -r real user sys <<<"$t"
+  echo "$real $(echo "$user + $sys" | bc -l)"
+}
+
+cat "$input" > /dev/null # page cache: both read the input from memory
+echo "input: $input ($(stat -c %s "$input") bytes, $frames frames, $count bindings); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+read -r g_wall g_cpu <<<"$(measure "${gateway[@]}" replay "$input" -o "$work/out.gateway.pcap" --bindings "$bindings" --stats-json "$work/out.gateway.stats.json")"
+read -r t_wall t_cpu <<<"$(measure tcprewrite "${map_args[@]}" --infile="$input" --outfile="$work/out.tcprewrite.pcap")"
+printf 'gateway replay: wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s   %s\n' "$g_wall" "$(echo "$frames / $g_wall / 1000000" | bc -l)" "$g_cpu" "$(cat "$work/out.gateway.stats.json")"
+printf 'tcprewrite:     wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s\n' "$t_wall" "$(echo "$frames / $t_wall / 1000000" | bc -l)" "$t_cpu"
+printf 'ratio (tcprewrite / gateway): wall %.1fx, cpu %.1fx\n' "$(echo "$t_wall / $g_wall" | bc -l)" "$(echo "$t_cpu / $g_cpu" | bc -l)"
+# Same work: both wrote every frame, and the two outputs carry the same addresses.
+g_frames=$(capinfos -M -c -T "$work/out.gateway.pcap" 2>/dev/null | tail -1 | cut -f2)
+t_frames=$(capinfos -M -c -T "$work/out.tcprewrite.pcap" 2>/dev/null | tail -1 | cut -f2)
+echo "frames written: gateway $g_frames, tcprewrite $t_frames"
+if cmp -s <(tshark -r "$work/out.gateway.pcap" -c 2000 -T fields -e ip.src -e ip.dst 2>/dev/null) \
+          <(tshark -r "$work/out.tcprewrite.pcap" -c 2000 -T fields -e ip.src -e ip.dst 2>/dev/null); then
+  echo "first 2000 frames: same source and destination addresses in both outputs"
+else
+  echo "first 2000 frames: the outputs' addresses DIFFER" >&2
+fi

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text.Json;
+using Gateway.DataPlane.Bindings;
+using Gateway.Packets;
+
+namespace Gateway.Io.Replay;
+
+public enum BindingEventOp
+{
+    Bind,
+    Unbind,
+}
+
+/// <summary>One line of an events file: a binding change applied when the replay reaches a capture time.</summary>
+public readonly record struct BindingEvent(long AtNanoseconds, BindingEventOp Op, uint PublicIp, uint PrivateIp, int Line)
+{
+    /// <summary>Applies the change through the same table path the control plane uses.</summary>
+    public void ApplyTo(BindingTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        if (Op == BindingEventOp.Bind)
+        {
+            table.Bind(PublicIp, PrivateIp);
+        }
+        else
+        {
+            table.UnbindPublic(PublicIp);
+        }
+    }
+
+    public override string ToString() => Op == BindingEventOp.Bind
+        ? $"bind {Ipv4Address.Format(PublicIp)} -> {Ipv4Address.Format(PrivateIp)}"
+        : $"unbind {Ipv4Address.Format(PublicIp)}";
+}
+
+/// <summary>
+/// The events file: JSON lines <c>{"at":&lt;seconds&gt;,"op":"bind"|"unbind","publicIp":…,"privateIp":…}</c>, where
+/// <c>at</c> is a capture time in seconds since the epoch, as the capture's timestamps are. Blank lines are allowed.
+/// </summary>
+public static class BindingEvents
+{
+    public static IReadOnlyList<BindingEvent> Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        string[] lines;
+        try
+        {
+            lines = File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ReplayConfigurationException($"cannot read the events file {path}: {e.Message}", e);
+        }
+        return Parse(lines, path);
+    }
+
+    /// <summary>Parses and validates every line; the result is ordered by time (lines with equal times keep their order).</summary>
+    public static IReadOnlyList<BindingEvent> Parse(IReadOnlyList<string> lines, string source)
+    {
+        ArgumentNullException.ThrowIfNull(lines);
+        var events = new List<BindingEvent>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            string line = lines[i].Trim();
+            if (line.Length == 0)
+            {
+                continue;
+            }
+            string name = string.Create(CultureInfo.InvariantCulture, $"{source}: line {i + 1}");
+            JsonDocument document;
+            try
+            {
+                document = JsonDocument.Parse(line);
+            }
+            catch (JsonException e)
+            {
+                throw new ReplayConfigurationException($"{name}: not valid JSON: {e.Message}", e);
+            }
+            using (document)
+            {
+                events.Add(ParseOne(document.RootElement, name, i + 1));
+            }
+        }
+        // Stable: OrderBy keeps equal keys in input order.
+        return [.. events.OrderBy(e => e.AtNanoseconds)];
+    }
+
+    private static BindingEvent ParseOne(JsonElement root, string name, int line)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new ReplayConfigurationException($"{name}: expected an object {{\"at\":…,\"op\":\"bind\"|\"unbind\",\"publicIp\":…,\"privateIp\":…}}.");
+        }
+        foreach (JsonProperty property in root.EnumerateObject())
+        {
+            if (property.Name is not ("at" or "op" or "publicIp" or "privateIp"))
+            {
+                throw new ReplayConfigurationException($"{name}: unknown field \"{property.Name}\" (expected at, op, publicIp, privateIp).");
+            }
+        }
+        if (!root.TryGetProperty("at", out JsonElement at) || at.ValueKind != JsonValueKind.Number || !at.TryGetDecimal(out decimal seconds) || seconds < 0 || seconds > 9_000_000_000m)
+        {
+            throw new ReplayConfigurationException($"{name}: \"at\" must be a capture time in seconds (a non-negative number, e.g. 1700000000.25).");
+        }
+        if (!root.TryGetProperty("op", out JsonElement op) || op.ValueKind != JsonValueKind.String || op.GetString() is not ("bind" or "unbind"))
+        {
+            throw new ReplayConfigurationException($"{name}: \"op\" must be \"bind\" or \"unbind\".");
+        }
+        bool bind = op.GetString() == "bind";
+        uint publicIp = BindingsFile.ReadAddress(root, "publicIp", name);
+        uint privateIp = 0;
+        if (bind || root.TryGetProperty("privateIp", out _))
+        {
+            privateIp = BindingsFile.ReadAddress(root, "privateIp", name);
+        }
+        // Decimal keeps "1700000000.000001" exact; nanoseconds are what frames are compared in.
+        long nanoseconds = (long)decimal.Truncate(seconds * 1_000_000_000m);
+        return new BindingEvent(nanoseconds, bind ? BindingEventOp.Bind : BindingEventOp.Unbind, publicIp, privateIp, line);
+    }
+}
