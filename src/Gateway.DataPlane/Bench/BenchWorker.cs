@@ -49,7 +49,10 @@ internal sealed class BenchWorker
     /// <summary>Frames translated with an address no binding of the run ever had (must stay zero).</summary>
     public long ImpossibleBindings { get; private set; }
 
-    public long MeasuredFrames { get; private set; }
+    /// <summary>This worker's counters when the measured interval began and ended.</summary>
+    public CounterSnapshot? AtStart { get; private set; }
+    public CounterSnapshot? AtEnd { get; private set; }
+
     public long MeasuredAllocatedBytes { get; private set; }
 
     public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved)
@@ -71,7 +74,7 @@ internal sealed class BenchWorker
     private void Build(ThroughputBenchOptions options, int workerIndex)
     {
         var random = new SplitMix64(options.Seed + ((ulong)workerIndex * 0x9E3779B97F4A7C15));
-        var scratch = new byte[1514];
+        var scratch = new byte[1536];
         for (int j = 0; j < _lengths.Length; j++)
         {
             ulong r = random.Next();
@@ -101,7 +104,7 @@ internal sealed class BenchWorker
         }
         // The payload pattern past the restored prefix depends only on the offset, so one full-length frame's
         // tail serves every slot: each frame in a slot is then byte for byte the frame built above.
-        SyntheticFrames.Write(scratch, TrafficKind.Udp, BenchAddresses.Remote(0), BenchAddresses.Remote(1));
+        SyntheticFrames.Write(scratch.AsSpan(0, 1514), TrafficKind.Udp, BenchAddresses.Remote(0), BenchAddresses.Remote(1));
         for (int k = 0; k < _batch; k++)
         {
             scratch.AsSpan(0, _stride).CopyTo(_work.AsSpan(k * _stride));
@@ -112,7 +115,7 @@ internal sealed class BenchWorker
     public void Run(BenchControl control)
     {
         int phase = BenchPhase.Warmup;
-        long framesAtStart = 0, allocatedAtStart = 0;
+        long allocatedAtStart = 0;
         control.WorkerReady();
         while (true)
         {
@@ -121,13 +124,14 @@ internal sealed class BenchWorker
             {
                 if (now == BenchPhase.Measure)
                 {
-                    framesAtStart = Counters.ReceivedPacketCount;
+                    // The snapshot allocates; it is taken before the allocation baseline so it is not counted.
+                    AtStart = CounterSnapshot.Of(Counters);
                     allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
                 }
                 else
                 {
-                    MeasuredFrames = Counters.ReceivedPacketCount - framesAtStart;
                     MeasuredAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
+                    AtEnd = CounterSnapshot.Of(Counters);
                     return;
                 }
                 phase = now;

@@ -29,6 +29,11 @@ public static class SyntheticFrames
     /// <summary>Ethernet + IPv4 (20) + TCP (20): the smallest TCP frame before padding.</summary>
     public const int MinimumLength = Ethernet.HeaderLength + Ipv4.MinHeaderLength + Tcp.MinHeaderLength;
 
+    /// <summary>Ethernet + IPv4 + ICMP header + the quoted IPv4 header, UDP header and 4 bytes of payload.</summary>
+    public const int MinimumIcmpErrorLength = Ethernet.HeaderLength + Ipv4.MinHeaderLength + Icmp.HeaderLength + QuotedLength;
+
+    private const int QuotedLength = Ipv4.MinHeaderLength + Udp.HeaderLength + 4;
+
     /// <summary>The bytes the translator may change in a frame of any kind built here (outer and quoted headers).</summary>
     public const int TranslatedPrefix = 96;
 
@@ -38,9 +43,10 @@ public static class SyntheticFrames
     /// </summary>
     public static int Write(Span<byte> frame, TrafficKind kind, uint source, uint destination, ushort sourcePort = 40000, ushort destinationPort = 443)
     {
-        if (frame.Length < MinimumLength + (kind == TrafficKind.IcmpError ? Ipv4.MinHeaderLength + Udp.HeaderLength : 0))
+        int minimum = kind == TrafficKind.IcmpError ? MinimumIcmpErrorLength : MinimumLength;
+        if (frame.Length < minimum)
         {
-            throw new ArgumentException($"a {kind} frame needs at least {MinimumLength} bytes; got {frame.Length}.", nameof(frame));
+            throw new ArgumentException($"a {kind} frame needs at least {minimum} bytes; got {frame.Length}.", nameof(frame));
         }
         frame.Clear();
         // Locally administered unicast MACs.
@@ -98,9 +104,8 @@ public static class SyntheticFrames
                 l4[1] = 3;
                 l4[2] = l4[3] = l4[4] = l4[5] = l4[6] = l4[7] = 0;
                 Span<byte> quoted = l4.Slice(Icmp.HeaderLength);
-                int quotedLength = Ipv4.MinHeaderLength + Udp.HeaderLength + 4;
-                WriteIpv4Header(quoted, quotedLength, Ipv4.ProtocolUdp, 0x4000, destination, source);
-                WriteUdp(quoted.Slice(Ipv4.MinHeaderLength, quotedLength - Ipv4.MinHeaderLength), destination, source, destinationPort, sourcePort);
+                WriteIpv4Header(quoted, QuotedLength, Ipv4.ProtocolUdp, 0x4000, destination, source);
+                WriteUdp(quoted.Slice(Ipv4.MinHeaderLength, QuotedLength - Ipv4.MinHeaderLength), destination, source, destinationPort, sourcePort);
                 BinaryPrimitives.WriteUInt16BigEndian(l4.Slice(Icmp.ChecksumOffset), Checksum.Compute(l4));
                 break;
             default:

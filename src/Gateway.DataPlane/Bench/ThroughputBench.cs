@@ -71,7 +71,6 @@ public static class ThroughputBench
         // ---- The measured interval. ----
         int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         long processAllocated = GC.GetTotalAllocatedBytes(precise: false);
-        var before = CounterSnapshot.Of(workers.Select(w => w.Counters));
         long churnBefore = churn?.Rebinds ?? 0;
         long start = Stopwatch.GetTimestamp();
         Volatile.Write(ref control.Phase, BenchPhase.Measure);
@@ -86,18 +85,25 @@ public static class ThroughputBench
         double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         long churnDone = (churn?.Rebinds ?? 0) - churnBefore;
         churn?.Stop();
-        var after = CounterSnapshot.Of(workers.Select(w => w.Counters));
 
-        long frames = workers.Sum(w => w.MeasuredFrames);
-        long receivedBytes = after.ReceivedBytes - before.ReceivedBytes;
-        long dropped = after.DroppedPackets - before.DroppedPackets;
+        // Each worker took its own snapshots at the phase changes, so the figures agree with each other exactly.
+        long frames = 0, forwarded = 0, dropped = 0, receivedBytes = 0;
         var drops = new SortedDictionary<string, long>(StringComparer.Ordinal);
-        foreach (var reason in Translation.DropReasons.All)
+        foreach (var worker in workers)
         {
-            long count = after.DropPackets(reason) - before.DropPackets(reason);
-            if (count != 0)
+            var (before, after) = (worker.AtStart!, worker.AtEnd!);
+            frames += after.ReceivedPackets - before.ReceivedPackets;
+            forwarded += after.ForwardedPackets - before.ForwardedPackets;
+            dropped += after.DroppedPackets - before.DroppedPackets;
+            receivedBytes += after.ReceivedBytes - before.ReceivedBytes;
+            foreach (var reason in Translation.DropReasons.All)
             {
-                drops[Translation.DropReasons.Name(reason)] = count;
+                long count = after.DropPackets(reason) - before.DropPackets(reason);
+                if (count != 0)
+                {
+                    string name = Translation.DropReasons.Name(reason);
+                    drops[name] = drops.GetValueOrDefault(name) + count;
+                }
             }
         }
 
@@ -107,11 +113,11 @@ public static class ThroughputBench
             SetupSeconds = setupSeconds,
             Seconds = seconds,
             Frames = frames,
-            Forwarded = after.ForwardedPackets - before.ForwardedPackets,
+            Forwarded = forwarded,
             Dropped = dropped,
             DropsByReason = drops,
             // Bits on the wire per frame: the bytes in memory plus the FCS (preamble and inter-frame gap not counted).
-            WireBits = (receivedBytes + ((after.ReceivedPackets - before.ReceivedPackets) * ThroughputBenchOptions.FcsLength)) * 8,
+            WireBits = (receivedBytes + (frames * ThroughputBenchOptions.FcsLength)) * 8,
             ImpossibleBindings = workers.Sum(w => w.ImpossibleBindings),
             Gen0Collections = GC.CollectionCount(0) - gen0,
             Gen1Collections = GC.CollectionCount(1) - gen1,
