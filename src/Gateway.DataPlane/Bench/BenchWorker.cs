@@ -55,6 +55,9 @@ internal sealed class BenchWorker
 
     public long MeasuredAllocatedBytes { get; private set; }
 
+    /// <summary>CPU time this worker's thread used in the measured interval (ns), or -1 where unknown.</summary>
+    public long MeasuredCpuNanoseconds { get; private set; }
+
     public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved)
     {
         _translator = new Translator(table);
@@ -115,7 +118,7 @@ internal sealed class BenchWorker
     public void Run(BenchControl control)
     {
         int phase = BenchPhase.Warmup;
-        long allocatedAtStart = 0;
+        long allocatedAtStart = 0, cpuAtStart = 0;
         control.WorkerReady();
         while (true)
         {
@@ -127,9 +130,12 @@ internal sealed class BenchWorker
                     // The snapshot allocates; it is taken before the allocation baseline so it is not counted.
                     AtStart = CounterSnapshot.Of(Counters);
                     allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
+                    cpuAtStart = ThreadCpuClock.Nanoseconds();
                 }
                 else
                 {
+                    long cpuAtEnd = ThreadCpuClock.Nanoseconds();
+                    MeasuredCpuNanoseconds = cpuAtStart < 0 || cpuAtEnd < 0 ? -1 : cpuAtEnd - cpuAtStart;
                     MeasuredAllocatedBytes = GC.GetAllocatedBytesForCurrentThread() - allocatedAtStart;
                     AtEnd = CounterSnapshot.Of(Counters);
                     return;
@@ -204,10 +210,11 @@ internal sealed class BenchWorker
         return BenchAddresses.TryDecodePrivate(before, out int from, out _) && after == BenchAddresses.Public(from);
     }
 
-    /// <summary>The restore and check on their own, without translating: what the harness adds per frame.</summary>
+    /// <summary>The restore and check on their own, without translating: what the harness adds per frame (CPU ns).</summary>
     public double MeasureRestoreNanoseconds(TimeSpan time)
     {
         long start = Stopwatch.GetTimestamp();
+        long cpuStart = ThreadCpuClock.Nanoseconds();
         long end = start + (long)(time.TotalSeconds * Stopwatch.Frequency);
         long frames = 0;
         long sink = 0;
@@ -225,7 +232,9 @@ internal sealed class BenchWorker
             frames += _batch;
         }
         GC.KeepAlive(sink);
-        return Stopwatch.GetElapsedTime(start).TotalNanoseconds / frames;
+        // CPU time where the platform has it: on a shared machine wall time counts other processes' turns too.
+        long cpuEnd = ThreadCpuClock.Nanoseconds();
+        return cpuStart >= 0 && cpuEnd >= 0 ? (double)(cpuEnd - cpuStart) / frames : Stopwatch.GetElapsedTime(start).TotalNanoseconds / frames;
     }
 
     [StructLayout(LayoutKind.Sequential, Size = RestoreLength)]

@@ -123,6 +123,7 @@ public static class ThroughputBench
             Gen1Collections = GC.CollectionCount(1) - gen1,
             Gen2Collections = GC.CollectionCount(2) - gen2,
             WorkerAllocatedBytes = workers.Sum(w => w.MeasuredAllocatedBytes),
+            WorkerCpuNanoseconds = workers.Any(w => w.MeasuredCpuNanoseconds < 0) ? -1 : workers.Sum(w => w.MeasuredCpuNanoseconds),
             ProcessAllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - processAllocated,
             Rebinds = churnDone,
             TableBytes = tableBytes,

@@ -31,6 +31,18 @@ public sealed record ThroughputBenchResult
     /// <summary>Bytes allocated by the worker threads in the interval (the hot path).</summary>
     public long WorkerAllocatedBytes { get; init; }
 
+    /// <summary>CPU time the worker threads used in the interval (ns), -1 where the platform has no per-thread clock.</summary>
+    public long WorkerCpuNanoseconds { get; init; } = -1;
+
+    /// <summary>Worker CPU time per frame: unlike <see cref="NanosecondsPerFrame"/>, not inflated when other processes take the cores.</summary>
+    public double CpuNanosecondsPerFrame => WorkerCpuNanoseconds < 0 ? double.NaN : (double)WorkerCpuNanoseconds / Math.Max(1, Frames);
+
+    /// <summary>The share of the interval the workers were on a CPU (1 = each worker had a core to itself throughout).</summary>
+    public double WorkerCpuShare => WorkerCpuNanoseconds < 0 ? double.NaN : WorkerCpuNanoseconds / (Seconds * 1e9 * Options.Workers);
+
+    /// <summary>Mpps per worker on a CPU: frames per second of worker CPU time, the rate one core would give undisturbed.</summary>
+    public double MppsPerCpu => WorkerCpuNanoseconds <= 0 ? double.NaN : Frames / (WorkerCpuNanoseconds / 1e9) / 1e6;
+
     /// <summary>Bytes allocated by the whole process in the interval (includes the churn writer's index rebuilds).</summary>
     public long ProcessAllocatedBytes { get; init; }
 
@@ -84,6 +96,12 @@ public sealed record ThroughputBenchResult
         json.WriteNumber("mpps", Math.Round(Mpps, 3));
         json.WriteNumber("gbps", Math.Round(Gbps, 3));
         json.WriteNumber("nsPerFrame", Math.Round(NanosecondsPerFrame, 2));
+        if (WorkerCpuNanoseconds >= 0)
+        {
+            json.WriteNumber("cpuNsPerFrame", Math.Round(CpuNanosecondsPerFrame, 2));
+            json.WriteNumber("mppsPerCpu", Math.Round(MppsPerCpu, 3));
+            json.WriteNumber("workerCpuShare", Math.Round(WorkerCpuShare, 3));
+        }
         json.WriteNumber("restoreNsPerFrame", Math.Round(RestoreNanosecondsPerFrame, 2));
         json.WriteNumber("impossibleBindings", ImpossibleBindings);
         json.WriteNumber("rebinds", Rebinds);
@@ -114,6 +132,10 @@ public sealed record ThroughputBenchResult
         writer.WriteLine(string.Create(c, $"frames      {Frames:N0} in {Seconds:F2} s ({Options.Workers} worker(s), {FrameSizeName(Options.FrameSize)} B frames, {Options.Bindings:N0} bindings)"));
         writer.WriteLine(string.Create(c, $"rate        {Mpps:F2} Mpps   {Gbps:F2} Gbps (frame bytes + FCS)"));
         writer.WriteLine(string.Create(c, $"per frame   {NanosecondsPerFrame:F1} ns per worker (of which restore + check ≈ {RestoreNanosecondsPerFrame:F1} ns, measured alone)"));
+        if (WorkerCpuNanoseconds >= 0)
+        {
+            writer.WriteLine(string.Create(c, $"cpu         {CpuNanosecondsPerFrame:F1} ns of worker CPU per frame = {MppsPerCpu:F2} Mpps per core; workers were on a CPU {WorkerCpuShare:P0} of the time"));
+        }
         string drops = DropsByReason.Count == 0 ? "" : " (" + string.Join(", ", DropsByReason.Select(d => string.Create(c, $"{d.Key} {d.Value:N0}"))) + ")";
         writer.WriteLine(string.Create(c, $"drops       {Dropped:N0}{drops}"));
         if (Options.ChurnPerSecond > 0)
