@@ -23,6 +23,8 @@ internal static class BenchCommand
           --duration S                seconds measured; default 10
           --warmup S                  seconds translated before the clock starts; default 1
           --batch N                   frames per batch; default 32
+          --no-prefetch               translate frame by frame instead of TranslateEthernetBatch (which
+                                      prefetches the batch's table slots first)
           --ring N                    pre-built frames per worker (power of two); default 262144
           --seed N                    traffic seed; default 1
           --json                      print the figures as one JSON object on stdout
@@ -54,6 +56,7 @@ internal static class BenchCommand
             BatchSize = args.Int("--batch", 32, 1, 1024),
             RingFrames = args.Int("--ring", 1 << 18, 1, 1 << 22),
             Seed = (ulong)args.Int("--seed", 1, 0),
+            Prefetch = !args.Flag("--no-prefetch"),
         };
         bool json = args.Flag("--json");
         string? output = args.Optional("--output");

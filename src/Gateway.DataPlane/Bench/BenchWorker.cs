@@ -42,6 +42,10 @@ internal sealed class BenchWorker
     private readonly ushort[] _lengths; // frame length (no FCS) of each ring entry
     private readonly byte[] _work; // batch slots, each _stride bytes
     private readonly byte[] _everMoved; // per binding index: churn has bound it to generation 1 (written before the bind)
+    private readonly bool _prefetch;
+    private readonly BatchFrame[] _batchFrames;
+    private readonly DropReason[] _verdicts;
+    private readonly int[] _ringIndex; // ring entry of each batch slot
     private int _cursor;
 
     public TrafficCounters Counters { get; }
@@ -64,6 +68,10 @@ internal sealed class BenchWorker
         _batch = options.BatchSize;
         _ringMask = options.RingFrames - 1;
         _everMoved = everMoved;
+        _prefetch = options.Prefetch;
+        _batchFrames = new BatchFrame[_batch];
+        _verdicts = new DropReason[_batch];
+        _ringIndex = new int[_batch];
         Counters = new TrafficCounters(table.IdLimit + 4096);
 
         int maxLength = options.FrameSize == FrameSizeProfile.Min64 ? 60 : 1514;
@@ -142,10 +150,53 @@ internal sealed class BenchWorker
                 }
                 phase = now;
             }
-            TranslateBatch();
+            if (_prefetch)
+            {
+                TranslateBatchWithPrefetch();
+            }
+            else
+            {
+                TranslateBatch();
+            }
         }
     }
 
+    /// <summary>Restore the batch, hand it to <see cref="Translator.TranslateEthernetBatch"/> (prefetch, then translate), check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void TranslateBatchWithPrefetch()
+    {
+        byte[] work = _work;
+        byte[] pristine = _pristine;
+        BatchFrame[] frames = _batchFrames;
+        int[] ringIndex = _ringIndex;
+        int cursor = _cursor;
+        for (int k = 0; k < frames.Length; k++)
+        {
+            int j = cursor;
+            cursor = (cursor + 1) & _ringMask;
+            int slot = k * _stride;
+            Restore(pristine, j * RestoreLength, work, slot);
+            int length = _lengths[j];
+            frames[k] = new BatchFrame(slot, length, length);
+            ringIndex[k] = j;
+        }
+        _cursor = cursor;
+        _translator.TranslateEthernetBatch(work, frames, _verdicts, Counters);
+        long impossible = 0;
+        for (int k = 0; k < frames.Length; k++)
+        {
+            if (_verdicts[k] == DropReason.None)
+            {
+                impossible += Check(pristine.AsSpan(ringIndex[k] * RestoreLength, RestoreLength), work.AsSpan(frames[k].Offset, frames[k].Length));
+            }
+        }
+        if (impossible != 0)
+        {
+            ImpossibleBindings += impossible;
+        }
+    }
+
+    /// <summary>Restore and translate one frame at a time with <see cref="Translator.TranslateEthernet"/> (no prefetch).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void TranslateBatch()
     {

@@ -82,6 +82,7 @@ public sealed record ThroughputBenchResult
         json.WriteNumber("workers", Options.Workers);
         json.WriteNumber("churnRequested", Options.ChurnPerSecond);
         json.WriteNumber("batch", Options.BatchSize);
+        json.WriteBoolean("prefetch", Options.Prefetch);
         json.WriteNumber("ringFrames", Options.RingFrames);
         json.WriteNumber("seconds", Math.Round(Seconds, 3));
         json.WriteNumber("frames", Frames);
