@@ -51,6 +51,7 @@ public static class ThroughputBench
         // a 4M-binding, 2-worker setup takes seconds instead of tens of seconds.
         Parallel.For(0, options.Workers, w => workers[w] = new BenchWorker(table, options, w, everMoved));
         double restoreNs = workers[0].MeasureRestoreNanoseconds(TimeSpan.FromMilliseconds(200));
+        var (visibilityMedian, visibilityP99) = VisibilityProbe.Measure(table, 1000);
         double setupSeconds = setupClock.Elapsed.TotalSeconds;
 
         var control = new BenchControl(options.Workers);
@@ -128,6 +129,8 @@ public static class ThroughputBench
             Rebinds = churnDone,
             TableBytes = tableBytes,
             RestoreNanosecondsPerFrame = restoreNs,
+            VisibilityMedianNanoseconds = visibilityMedian,
+            VisibilityP99Nanoseconds = visibilityP99,
         };
     }
 

@@ -55,6 +55,10 @@ public sealed record ThroughputBenchResult
     /// <summary>The per-frame cost of restoring a frame and checking its addresses, measured alone on one thread.</summary>
     public double RestoreNanosecondsPerFrame { get; init; }
 
+    /// <summary>Time from calling Bind to a spinning reader on another thread seeing the new binding: median and 99th percentile of 1,000.</summary>
+    public double VisibilityMedianNanoseconds { get; init; }
+    public double VisibilityP99Nanoseconds { get; init; }
+
     public double Mpps => Frames / Seconds / 1e6;
     public double Gbps => WireBits / Seconds / 1e9;
 
@@ -115,6 +119,8 @@ public sealed record ThroughputBenchResult
         json.WriteNumber("processAllocatedBytes", ProcessAllocatedBytes);
         json.WriteNumber("tableBytes", TableBytes);
         json.WriteNumber("bytesPerBindingPerDirection", Math.Round(BytesPerBindingPerDirection, 2));
+        json.WriteNumber("visibilityMedianNs", Math.Round(VisibilityMedianNanoseconds, 1));
+        json.WriteNumber("visibilityP99Ns", Math.Round(VisibilityP99Nanoseconds, 1));
         json.WriteNumber("setupSeconds", Math.Round(SetupSeconds, 2));
         json.WriteNumber("processorCount", Environment.ProcessorCount);
         if (cpuModel != null)
@@ -147,5 +153,6 @@ public sealed record ThroughputBenchResult
         writer.WriteLine(string.Create(c, $"gc          gen0 {Gen0Collections}, gen1 {Gen1Collections}, gen2 {Gen2Collections} during the run"));
         writer.WriteLine(string.Create(c, $"allocated   {AllocatedBytesPerFrame:F4} B/frame on the workers; {ProcessAllocatedBytes:N0} B in the whole process"));
         writer.WriteLine(string.Create(c, $"table       {TableBytes:N0} B = {BytesPerBindingPerDirection:F1} B per binding per direction"));
+        writer.WriteLine(string.Create(c, $"rebind      seen by a reader {VisibilityMedianNanoseconds:F0} ns after Bind was called (median; p99 {VisibilityP99Nanoseconds:F0} ns)"));
     }
 }
