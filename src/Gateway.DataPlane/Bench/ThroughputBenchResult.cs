@@ -119,8 +119,8 @@ public sealed record ThroughputBenchResult
         json.WriteNumber("processAllocatedBytes", ProcessAllocatedBytes);
         json.WriteNumber("tableBytes", TableBytes);
         json.WriteNumber("bytesPerBindingPerDirection", Math.Round(BytesPerBindingPerDirection, 2));
-        json.WriteNumber("visibilityMedianNs", Math.Round(VisibilityMedianNanoseconds, 1));
-        json.WriteNumber("visibilityP99Ns", Math.Round(VisibilityP99Nanoseconds, 1));
+        WriteNumberOrNull(json, "visibilityMedianNs", VisibilityMedianNanoseconds);
+        WriteNumberOrNull(json, "visibilityP99Ns", VisibilityP99Nanoseconds);
         json.WriteNumber("setupSeconds", Math.Round(SetupSeconds, 2));
         json.WriteNumber("processorCount", Environment.ProcessorCount);
         if (cpuModel != null)
@@ -129,6 +129,18 @@ public sealed record ThroughputBenchResult
         }
         json.WriteString("runtime", Environment.Version.ToString());
         json.WriteEndObject();
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter json, string name, double value)
+    {
+        if (double.IsFinite(value))
+        {
+            json.WriteNumber(name, Math.Round(value, 1));
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 
     /// <summary>The figures for a person, one per line.</summary>

@@ -10,7 +10,10 @@ namespace Gateway.DataPlane.Bench;
 /// </summary>
 internal static class VisibilityProbe
 {
-    /// <summary>Median and 99th-percentile latency in nanoseconds over <paramref name="samples"/> rebinds of binding 0.</summary>
+    /// <summary>
+    /// Median and 99th-percentile latency in nanoseconds over <paramref name="samples"/> rebinds of binding 0
+    /// (NaN when the reader did not see a rebind within a second: a machine too busy to say).
+    /// </summary>
     public static (double Median, double P99) Measure(BindingTable table, int samples)
     {
         uint publicAddress = BenchAddresses.Public(0);
@@ -19,13 +22,16 @@ internal static class VisibilityProbe
         bool stop = false;
         var reader = new Thread(() =>
         {
+            // Only the writer changes 'expected'; the reader remembers what it reported last (targets alternate),
+            // so no write of the reader's can overwrite the writer's next target.
+            uint reported = 0;
             while (!Volatile.Read(ref stop))
             {
                 uint wanted = Volatile.Read(ref expected);
-                if (wanted != 0 && table.TryGetPrivate(publicAddress, out uint now, out _) && now == wanted)
+                if (wanted != reported && table.TryGetPrivate(publicAddress, out uint now, out _) && now == wanted)
                 {
+                    reported = wanted;
                     Volatile.Write(ref seenAt, Stopwatch.GetTimestamp());
-                    Volatile.Write(ref expected, 0);
                 }
             }
         })
@@ -42,9 +48,16 @@ internal static class VisibilityProbe
             table.Bind(publicAddress, target);
             long seen;
             var spin = new SpinWait();
-            while ((seen = Volatile.Read(ref seenAt)) == 0)
+            long giveUp = start + Stopwatch.Frequency; // a reader starved of CPU for a second: report what we have
+            while ((seen = Volatile.Read(ref seenAt)) == 0 && Stopwatch.GetTimestamp() < giveUp)
             {
                 spin.SpinOnce(sleep1Threshold: -1);
+            }
+            if (seen == 0)
+            {
+                Volatile.Write(ref stop, true);
+                reader.Join();
+                return (double.NaN, double.NaN);
             }
             latencies[s] = (seen - start) * 1e9 / Stopwatch.Frequency;
         }
