@@ -80,8 +80,31 @@ internal static class Program
         string workerFile = Path.Combine(args[1], "mpps-vs-workers.png");
         workerPlot.SavePng(workerFile, 900, 560);
 
-        Console.WriteLine($"wrote {sizeFile} and {workerFile} from {runs.Count} runs");
+        string tableFile = Path.Combine(args[1], "bench-table.md");
+        File.WriteAllText(tableFile, MarkdownTable(args[0]));
+
+        Console.WriteLine($"wrote {sizeFile}, {workerFile} and {tableFile} from {runs.Count} runs");
         return 0;
+    }
+
+    /// <summary>Every run's headline figures as a Markdown table, for perf/README.md.</summary>
+    private static string MarkdownTable(string dir)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var lines = new List<string>
+        {
+            "| run | frames | bindings | workers | churn/s | prefetch | Mpps (wall) | Gbps | worker CPU ns/frame | Mpps per CPU | on-CPU share | drops | impossible | GC 0/1/2 | B/frame | rebind seen (median) |",
+            "|---|---|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|",
+        };
+        foreach (var file in Directory.GetFiles(dir, "*.json").Order(StringComparer.Ordinal))
+        {
+            using var json = JsonDocument.Parse(File.ReadAllText(file));
+            var r = json.RootElement;
+            string N(string name, string format) => r.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble().ToString(format, c) : "n/a";
+            lines.Add(string.Create(c,
+                $"| {Path.GetFileNameWithoutExtension(file)} | {r.GetProperty("frameSize").GetString()} | {r.GetProperty("bindings").GetInt32():N0} | {r.GetProperty("workers").GetInt32()} | {r.GetProperty("churnRequested").GetInt32():N0} | {(r.GetProperty("prefetch").GetBoolean() ? "yes" : "no")} | {N("mpps", "F2")} | {N("gbps", "F2")} | {N("cpuNsPerFrame", "F1")} | {N("mppsPerCpu", "F2")} | {N("workerCpuShare", "P0")} | {N("dropped", "N0")} | {N("impossibleBindings", "N0")} | {N("gen0", "F0")}/{N("gen1", "F0")}/{N("gen2", "F0")} | {N("allocatedBytesPerFrame", "F3")} | {N("visibilityMedianNs", "N0")} ns |"));
+        }
+        return string.Join('\n', lines) + "\n";
     }
 
     private static Run Read(string file)
