@@ -19,7 +19,9 @@ internal static class Program
             Console.Error.WriteLine("usage: Gateway.PerfPlots RESULTS_DIR OUT_DIR");
             return 2;
         }
-        var runs = Directory.GetFiles(args[0], "*.json").Order(StringComparer.Ordinal).Select(Read).ToList();
+        // The long run repeats a point of the size sweep for the GC figure; the plots take the sweep's.
+        var runs = Directory.GetFiles(args[0], "*.json").Order(StringComparer.Ordinal).Select(Read)
+            .Where(r => !r.File.StartsWith("long-", StringComparison.Ordinal)).ToList();
         if (runs.Count == 0)
         {
             Console.Error.WriteLine($"no *.json results in {args[0]}: run perf/run-figures.sh first.");
