@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every 'gateway bench' measurement quoted in perf/README.md, writes one JSON per run into
-# perf/results/, then draws perf/plots/*.png from them. Takes about 5 minutes on 2 cores.
+# perf/results/, then draws perf/plots/*.png from them. Takes about 10 minutes on 2 shared cores (setup of the 4M tables included).
 # Usage: perf/run-figures.sh [seconds per run, default 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
