@@ -4,5 +4,9 @@ namespace Gateway.Benchmarks;
 
 internal static class Program
 {
-    public static void Main(string[] args) => BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    /// <summary>
+    /// Runs the benchmarks chosen with <c>--filter</c> (e.g. <c>--filter '*Bindings*'</c>) under <see cref="BenchConfig"/>.
+    /// </summary>
+    public static void Main(string[] args) =>
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, new BenchConfig());
 }

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics.X86;
 using Gateway.DataPlane.Translation;
 
 namespace Gateway.DataPlane.Counters;
@@ -83,6 +85,22 @@ public sealed class TrafficCounters
         }
         perBinding[i]++;
         perBinding[i + 1] += bytes;
+    }
+
+    /// <summary>
+    /// Starts fetching the cache line of a binding's counters (x86 only; elsewhere a no-op). A hint for batched
+    /// translation: with a million bindings the counters span tens of megabytes and each bump would otherwise wait
+    /// for memory. Unpinned pointer: a stale line after a GC move is harmless, a prefetch never faults.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void PrefetchBinding(int bindingId)
+    {
+        long[] perBinding = _perBinding;
+        int i = bindingId * PerBinding;
+        if (Sse.IsSupported && (uint)i < (uint)perBinding.Length)
+        {
+            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(perBinding), i)));
+        }
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

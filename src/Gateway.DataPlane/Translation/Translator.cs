@@ -57,6 +57,99 @@ public sealed class Translator
         return Count(counters, reason, wireLength);
     }
 
+    /// <summary>
+    /// Translates a batch of Ethernet frames held in one buffer: exactly as <see cref="TranslateEthernet"/> frame by
+    /// frame, after first asking the CPU to fetch every frame's binding-table slots (<see cref="BindingTable.Prefetch"/>),
+    /// so that with a table larger than the cache the batch's memory reads overlap instead of queueing one by one.
+    /// </summary>
+    /// <param name="buffer">The frames, rewritten in place.</param>
+    /// <param name="frames">Where each frame sits in <paramref name="buffer"/> and its length on the wire.</param>
+    /// <param name="verdicts">Receives each frame's verdict, in order; at least as long as <paramref name="frames"/>.</param>
+    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
+    {
+        if (verdicts.Length < frames.Length)
+        {
+            ThrowVerdictsTooShort(frames.Length, verdicts.Length);
+        }
+        if (_bindings.Count < PrefetchMinBindings)
+        {
+            // Cache-resident table: the extra passes cost more than the misses they hide (measured, see below).
+            for (int i = 0; i < frames.Length; i++)
+            {
+                var f = frames[i];
+                verdicts[i] = TranslateEthernet(buffer.Slice(f.Offset, f.Length), f.WireLength, counters, mode);
+            }
+            return;
+        }
+
+        // Stage 1: start the table reads of the whole batch. Only a hint: a frame that is not IPv4 or is too short
+        // is simply skipped here and judged in stage 3.
+        foreach (var f in frames)
+        {
+            if (TryReadAddresses(buffer.Slice(f.Offset, f.Length), out uint source, out uint destination))
+            {
+                _bindings.Prefetch(source, destination);
+            }
+        }
+        // Stage 2, PrefetchLag frames ahead of stage 3: the slots have arrived; look the bindings up (for their ids
+        // only) and start fetching their counters, the other line a translated frame writes. Stage 3: the
+        // translation itself, exactly as TranslateEthernet, which looks up again (the table may have changed).
+        for (int i = 0; i < frames.Length + PrefetchLag; i++)
+        {
+            if (i < frames.Length)
+            {
+                var f = frames[i];
+                if (TryReadAddresses(buffer.Slice(f.Offset, f.Length), out uint source, out uint destination))
+                {
+                    if (_bindings.TryGetPublic(source, out _, out int outboundId))
+                    {
+                        counters.PrefetchBinding(outboundId);
+                    }
+                    if (_bindings.TryGetPrivate(destination, out _, out int inboundId))
+                    {
+                        counters.PrefetchBinding(inboundId);
+                    }
+                }
+            }
+            int t = i - PrefetchLag;
+            if (t >= 0)
+            {
+                var f = frames[t];
+                verdicts[t] = TranslateEthernet(buffer.Slice(f.Offset, f.Length), f.WireLength, counters, mode);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Below this many bindings the table and counters stay in L2/L3 and batch prefetching does not pay: on the
+    /// reference machine (perf/README.md) 1,000 bindings ran 67 ns/frame plain and 89 with prefetch, 65,536 ran
+    /// 368 plain and 155 with prefetch ('gateway bench' CPU ns per frame).
+    /// </summary>
+    private const int PrefetchMinBindings = 8192;
+
+    /// <summary>Frames between fetching a binding's counters and writing them: enough to cover a memory access.</summary>
+    private const int PrefetchLag = 4;
+
+    /// <summary>The IPv4 addresses of an Ethernet frame, for prefetching only (no validation beyond reachability).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryReadAddresses(ReadOnlySpan<byte> frame, out uint source, out uint destination)
+    {
+        int l3 = FindIpv4(frame, out DropReason reason);
+        if (reason == DropReason.None && frame.Length - l3 >= Ipv4.MinHeaderLength)
+        {
+            source = BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(l3 + Ipv4.SourceOffset));
+            destination = BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(l3 + Ipv4.DestinationOffset));
+            return true;
+        }
+        source = destination = 0;
+        return false;
+    }
+
+    [System.Diagnostics.CodeAnalysis.DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowVerdictsTooShort(int frames, int verdicts) =>
+        throw new ArgumentException($"a batch of {frames} frames needs as many verdicts; the span holds {verdicts}.", nameof(verdicts));
+
     /// <summary>Translates a bare IPv4 packet (raw-IP and Linux cooked captures) and counts the outcome.</summary>
     public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
     {
@@ -371,3 +464,6 @@ public sealed class Translator
         BinaryPrimitives.WriteUInt16BigEndian(icmpChecksumField, icmpChecksum);
     }
 }
+
+/// <summary>One frame of a batch: its offset and captured length in the batch buffer, and its length on the wire.</summary>
+public readonly record struct BatchFrame(int Offset, int Length, int WireLength);
