@@ -139,6 +139,12 @@ internal sealed partial record Topology(
                 {
                     throw Error($"gateway.publicPool[{i}]", $"{pool[i]} is larger than a /22; a lab needs only a few addresses.");
                 }
+                var prefix = pool[i];
+                if (!onLink.Append(internetSubnet).Any(l => l.Contains(prefix.Network) && prefix.PrefixLength >= l.PrefixLength))
+                {
+                    // Internet hosts reach public IPs on-link (they ARP for them); a pool outside every on-link prefix is unreachable.
+                    throw Error($"gateway.publicPool[{i}]", $"{prefix} is neither in internet.subnet {internetSubnet} nor in internet.onLink; add it to internet.onLink so the hosts can reach it.");
+                }
             }
             if (internetGateway is { } router && !internetSubnet.Contains(router))
             {
