@@ -201,6 +201,7 @@ internal static partial class LabRunner
                 RecordProcess(state, $"exec {node.Name}[{i.ToString(CultureInfo.InvariantCulture)}]", execPid);
             }
         }
+        WaitForListeners(topology, prefix);
         if (state.Processes.Count > 1)
         {
             // A command that fails at once (a typo, a port taken) is an error of the lab, not a surprise later.
@@ -212,6 +213,22 @@ internal static partial class LabRunner
                     string node = p.Role[5..p.Role.IndexOf('[', StringComparison.Ordinal)];
                     throw new LabException($"{p.Role} exited at once; see {Path.Combine(state.Dir, "nodes", node + ".log")}.");
                 }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives servers started by exec a moment to listen (python needs about a second), so the curl that lab up prints
+    /// works when pasted at once: waits, at most 5 s in all, until each such namespace has a listening TCP socket.
+    /// </summary>
+    private static void WaitForListeners(Topology topology, string prefix)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        foreach (var node in topology.Instances.Where(n => n.Exec.Count > 0))
+        {
+            while (DateTime.UtcNow < deadline && Sh.Run("ip", "netns", "exec", prefix + node.Name, "ss", "-Hltn").Output.Trim().Length == 0)
+            {
+                Thread.Sleep(100);
             }
         }
     }
