@@ -142,6 +142,18 @@ public sealed class DaemonLab : IDisposable
         return stats.RootElement.GetProperty("drops").GetProperty(reason).GetInt64();
     }
 
+    /// <summary>Gratuitous ARPs the daemon sent on the internet side (stats file).</summary>
+    public long GratuitousArps()
+    {
+        string path = Path.Combine(DaemonState, "datapath-stats.json");
+        if (!File.Exists(path))
+        {
+            return 0;
+        }
+        using var stats = JsonDocument.Parse(File.ReadAllText(path));
+        return stats.RootElement.GetProperty("internet").GetProperty("gratuitousArpsSent").GetInt64();
+    }
+
     public string Stats()
     {
         string path = Path.Combine(DaemonState, "datapath-stats.json");

@@ -53,10 +53,13 @@ public sealed class LabDaemonTests(DaemonLab lab) : IClassFixture<DaemonLab>
         string old = Public("c");
         Assert.Equal($"C {ClientAddress} 10.0.5.30", lab.Ask(Client, "tcp", old));
 
+        long announced = lab.GratuitousArps();
         string eipId = lab.Call("vpc", "AllocateAddresses", new JsonObject { ["AddressCount"] = 1 }).GetProperty("AddressSet")[0].GetString()!;
         lab.Call("vpc", "AssociateAddress", new JsonObject { ["AddressId"] = eipId, ["InstanceId"] = lab.InstanceOf["c"] });
         string eip = Public("c");
         Assert.NotEqual(old, eip);
+        // The daemon announced the newly bound EIP on the internet segment (gratuitous ARP).
+        Assert.True(NamespaceLab.Eventually(() => lab.GratuitousArps() > announced), lab.Stats());
 
         // New connections to the EIP reach the instance at once (the API answered after the table changed).
         Assert.Equal($"C {ClientAddress} 10.0.5.30", lab.Ask(Client, "tcp", eip));
