@@ -48,7 +48,7 @@ internal static class Sh
     /// its whole group can be signalled), output to <paramref name="log"/>, in <paramref name="directory"/>.
     /// Returns the process id, which is also its process group id.
     /// </summary>
-    public static int StartDetached(IReadOnlyList<string> command, string log, string directory, IReadOnlyDictionary<string, string>? environment = null)
+    public static int StartDetached(IReadOnlyList<string> command, string log, string directory)
     {
         // sh runs setsid in the background and prints its pid: a non-interactive shell puts no job in a group of its own,
         // so setsid is not a group leader, calls setsid(2) directly and execs the command under the same pid.
@@ -66,10 +66,6 @@ internal static class Sh
         foreach (var a in command)
         {
             info.ArgumentList.Add(a);
-        }
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[key] = value;
         }
         using var process = Process.Start(info) ?? throw new LabException($"cannot start {command[0]}");
         string output = process.StandardOutput.ReadToEnd();
