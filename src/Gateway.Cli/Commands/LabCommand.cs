@@ -1,12 +1,161 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
 using Gateway.Cli.Infrastructure;
+using Gateway.Cli.Lab;
 
 namespace Gateway.Cli.Commands;
 
+/// <summary><c>gateway lab up|down</c>: a namespace lab around the gateway daemon, from a topology file.</summary>
 internal static class LabCommand
 {
+    public const string Usage = """
+        usage: gateway lab up <topology.json> [--name <lab>]
+               gateway lab down <topology.json> | --name <lab>
+
+          up     build the lab: an internet segment with client hosts, one namespace per instance (private address
+                 only, default route via the VPC gateway address), the gateway daemon between them (TAP devices moved
+                 into the lab), instances created through the control API; prints instances and what to try
+          down   stop the lab's processes (exec commands, the daemon), delete its namespaces and TAP devices and
+                 its run directory /run/gateway-lab/<lab>
+          --name <lab>  use this lab name instead of the file's "name" (1 to 12 of a-z, 0-9)
+
+        Needs root (namespaces, TAP devices). The format of the topology file: lab/README.md.
+        A failed 'up' removes everything it made; 'up' over a lab left behind by a killed run removes that first.
+        """;
+
     public static int Run(ArgReader args)
     {
-        Console.Error.WriteLine("gateway lab: not built yet (see the open issues).");
-        return ExitCodes.Failure;
+        if (args.WantsHelp)
+        {
+            Console.WriteLine(Usage);
+            return ExitCodes.Ok;
+        }
+        string? name = args.Optional("--name");
+        args.EnsureNoUnknownOptions();
+        if (args.Positionals.Count == 0)
+        {
+            throw new UsageException("give 'up' or 'down'. Run 'gateway lab --help' for the usage.");
+        }
+        string command = args.Positionals[0];
+        if (args.Positionals.Count > 2)
+        {
+            throw new UsageException($"unexpected argument '{args.Positionals[2]}'.");
+        }
+        string? file = args.Positionals.Count > 1 ? args.Positionals[1] : null;
+        return command switch
+        {
+            "up" => Up(file ?? throw new UsageException("lab up needs a topology file, e.g. gateway lab up lab/sample-topology.json."), name),
+            "down" => Down(file, name),
+            _ => throw new UsageException($"unknown lab command '{command}': give 'up' or 'down'."),
+        };
     }
+
+    private static void RequireRoot()
+    {
+        if (!Environment.IsPrivilegedProcess)
+        {
+            throw new FailureException("a lab needs root (network namespaces, TAP devices): run it with sudo.");
+        }
+    }
+
+    private static int Up(string file, string? name)
+    {
+        if (name is not null && !Topology.IsValidLabName(name))
+        {
+            throw new UsageException($"--name '{name}' must be 1 to 12 of a-z and 0-9.");
+        }
+        var topology = Topology.Load(file, name);
+        RequireRoot();
+        using var cancel = new CancellationTokenSource();
+        // Ctrl-C while building: stop at the next step and remove what was made, instead of leaving half a lab.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Cancel);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Cancel);
+        LabState state;
+        try
+        {
+            state = LabRunner.Up(topology, file, Console.Out, cancel.Token);
+        }
+        catch (Exception e) when (e is LabException or IOException or OperationCanceledException)
+        {
+            throw new FailureException($"lab {topology.Name} did not come up: {(e is OperationCanceledException ? "interrupted" : e.Message)}; everything it made has been removed.", e);
+        }
+        PrintSummary(topology, state, file);
+        return ExitCodes.Ok;
+
+        void Cancel(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            cancel.Cancel();
+        }
+    }
+
+    private static int Down(string? file, string? name)
+    {
+        if (file is null && name is null)
+        {
+            throw new UsageException("lab down needs the topology file or --name <lab>.");
+        }
+        if (name is not null && !Topology.IsValidLabName(name))
+        {
+            throw new UsageException($"--name '{name}' must be 1 to 12 of a-z and 0-9.");
+        }
+        string lab = name ?? Topology.Load(file!, null).Name;
+        RequireRoot();
+        var removed = LabRunner.Down(lab, Console.Error);
+        if (removed.Count == 0)
+        {
+            Console.WriteLine($"lab {lab}: nothing to remove");
+        }
+        else
+        {
+            Console.WriteLine($"lab {lab}: removed {string.Join(", ", removed)}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    private static void PrintSummary(Topology topology, LabState state, string file)
+    {
+        string gateway = string.Join(' ', LabRunner.SelfCommand.Select(Quote));
+        var rows = state.Hosts.Select(h => new[] { h.Node, "internet-host", h.Namespace, h.Address, "-", "-" })
+            .Concat(state.Instances.Select(i => new[] { i.Node, "instance", i.Namespace, i.PrivateIp, i.PublicIp ?? "-", i.InstanceId + (i.EipId is null ? "" : $" ({i.EipId})") }))
+            .ToList();
+        string[] header = ["NODE", "KIND", "NAMESPACE", "ADDRESS", "PUBLIC IP", "INSTANCE"];
+        int[] widths = [.. header.Select((h, c) => rows.Select(r => r[c].Length).Append(h.Length).Max())];
+        Console.WriteLine();
+        Console.WriteLine($"lab {topology.Name} is up: gateway API http://{state.Api}/, VPC gateway {Gateway.Packets.Ipv4Address.Format(topology.VpcGatewayAddress)}, public pool {string.Join(" ", topology.PublicPool)}");
+        foreach (var row in rows.Prepend(header))
+        {
+            Console.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
+        }
+        var client = state.Hosts[0];
+        Console.WriteLine();
+        Console.WriteLine("Try:");
+        foreach (var instance in state.Instances.Where(i => i.PublicIp is not null))
+        {
+            var node = topology.Instances.First(n => n.Name == instance.Node);
+            if (node.Exec.Any(e => e.Contains("http.server", StringComparison.Ordinal)))
+            {
+                string port = PortOf(node.Exec.First(e => e.Contains("http.server", StringComparison.Ordinal)));
+                Console.WriteLine($"  ip netns exec {client.Namespace} curl -s http://{instance.PublicIp}{port}/        # {instance.Node}'s web server, by its public IP");
+            }
+            else
+            {
+                Console.WriteLine($"  ip netns exec {client.Namespace} ping -c 3 {instance.PublicIp}          # {instance.Node}");
+            }
+        }
+        var first = state.Instances[0];
+        Console.WriteLine($"  ip netns exec {first.Namespace} ip -4 addr                   # the instance sees only its private address");
+        Console.WriteLine($"  ip netns exec {first.Namespace} ping -c 3 {client.Address}           # out to the internet, seen there as the public IP");
+        Console.WriteLine($"  {gateway} ctl --api {state.Api} --state {state.DaemonStateDirectory} instances");
+        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason");
+        Console.WriteLine($"  {gateway} lab down {Quote(file)}{(topology.Name != Topology.Load(file, null).Name ? $" --name {topology.Name}" : "")}");
+    }
+
+    private static string PortOf(string command)
+    {
+        string last = command.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last();
+        return int.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out int port) && port != 80 ? ":" + last : port == 80 ? "" : ":8000";
+    }
+
+    private static string Quote(string text) => text.Any(c => char.IsWhiteSpace(c) || c is '\'' or '"' or '$') ? $"'{text.Replace("'", "'\\''", StringComparison.Ordinal)}'" : text;
 }

@@ -4,7 +4,10 @@ using System.Runtime.InteropServices;
 using Gateway.Cli.Infrastructure;
 using Gateway.Control.Auth;
 using Gateway.Control.Hosting;
+using Gateway.Cli.Hosting;
 using Gateway.Control.Model;
+using Gateway.Io.Forwarding;
+using Gateway.Packets;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Cli.Commands;
@@ -15,6 +18,8 @@ internal static class RunCommand
     public const string Usage = """
         usage: gateway run --state <dir> --public-pool <cidr> [--public-pool <cidr> ...] --subnet <cidr>
                            [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
+                           [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
+                           [--internet-gateway <ip>] [--vpc-gateway <ip>] [--stats-interval <seconds>]
 
           --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
           --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
@@ -22,6 +27,17 @@ internal static class RunCommand
           --api <host:port>      the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:9700; loopback unless you say otherwise)
           --eip-quota <n>        EIPs the account may hold (default 20)
           --max-body <bytes>     largest request body accepted (default 1048576)
+
+        Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
+          --internet-tap <name>  create TAP device <name> (at most 15 characters) for the internet side
+          --internet-if <name>   or use an existing interface (veth end, NIC) through libpcap
+          --vpc-tap <name>       create TAP device <name> for the VPC side
+          --vpc-if <name>        or use an existing interface for the VPC side
+          --internet-gateway <ip> an upstream router on the internet segment: every outgoing frame goes to its MAC
+                                 (default: internet hosts are on-link and resolved by ARP)
+          --vpc-gateway <ip>     the gateway's address in the VPC (default: the subnet's first usable address)
+          --stats-interval <s>   print a counters line every <s> seconds (default 0: only at shutdown); the counters
+                                 are also kept in <dir>/datapath-stats.json, rewritten every second while they change
 
         Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
         SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
@@ -48,6 +64,8 @@ internal static class RunCommand
         var api = ParseEndPoint(args.Optional("--api") ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}");
         int quota = args.Int("--eip-quota", 20, 0, 100_000);
         int maxBody = args.Int("--max-body", 1 << 20, 1024, 64 << 20);
+        var dataPath = ReadDataPathOptions(args, subnet);
+        int statsInterval = args.Int("--stats-interval", 0, 0, 86_400);
         args.EnsureNoUnknownOptions();
         if (args.Positionals.Count > 0)
         {
@@ -67,8 +85,89 @@ internal static class RunCommand
             EipQuota = quota,
             MaxRequestBodyBytes = maxBody,
         };
+        LabDataPathAttachment? attachment = null;
+        if (dataPath is not null)
+        {
+            attachment = new LabDataPathAttachment(dataPath, Console.Out, TimeSpan.FromSeconds(statsInterval), options.StateDirectory);
+            options = options with { DataPaths = [attachment] };
+        }
+        else if (statsInterval != 0)
+        {
+            throw new UsageException("--stats-interval needs a data path (--internet-tap/--vpc-tap or --internet-if/--vpc-if).");
+        }
         return RunAsync(options).GetAwaiter().GetResult();
     }
+
+    /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
+    internal static LabDataPathOptions? ReadDataPathOptions(ArgReader args, Ipv4Cidr subnet)
+    {
+        string? internetTap = InterfaceName(args, "--internet-tap");
+        string? internetIf = InterfaceName(args, "--internet-if");
+        string? vpcTap = InterfaceName(args, "--vpc-tap");
+        string? vpcIf = InterfaceName(args, "--vpc-if");
+        string? internetGatewayText = args.Optional("--internet-gateway");
+        string? vpcGatewayText = args.Optional("--vpc-gateway");
+        bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
+        if (!anyPort)
+        {
+            if (internetGatewayText is not null || vpcGatewayText is not null)
+            {
+                throw new UsageException($"{(internetGatewayText is not null ? "--internet-gateway" : "--vpc-gateway")} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
+            }
+            return null;
+        }
+        if ((internetTap is null) == (internetIf is null))
+        {
+            throw new UsageException(internetTap is null
+                ? "the internet side is missing: give --internet-tap <name> (a TAP device to create) or --internet-if <name> (an existing interface)."
+                : "give the internet side once: --internet-tap or --internet-if, not both.");
+        }
+        if ((vpcTap is null) == (vpcIf is null))
+        {
+            throw new UsageException(vpcTap is null
+                ? "the VPC side is missing: give --vpc-tap <name> (a TAP device to create) or --vpc-if <name> (an existing interface)."
+                : "give the VPC side once: --vpc-tap or --vpc-if, not both.");
+        }
+        if ((internetTap ?? internetIf) == (vpcTap ?? vpcIf))
+        {
+            throw new UsageException($"the internet and VPC sides must be different devices (both are '{internetTap ?? internetIf}').");
+        }
+        var vpcSubnet = Ipv4Subnet.Parse(subnet.ToString());
+        uint? vpcGateway = null;
+        if (vpcGatewayText is not null)
+        {
+            uint gw = ParseAddress("--vpc-gateway", vpcGatewayText);
+            if (!vpcSubnet.Contains(gw) || gw == vpcSubnet.Network || gw == vpcSubnet.Broadcast)
+            {
+                throw new UsageException($"--vpc-gateway {vpcGatewayText} is not a host address of --subnet {subnet}.");
+            }
+            vpcGateway = gw;
+        }
+        uint? internetGateway = internetGatewayText is null ? null : ParseAddress("--internet-gateway", internetGatewayText);
+        return new LabDataPathOptions
+        {
+            InternetTap = internetTap,
+            InternetInterface = internetIf,
+            VpcTap = vpcTap,
+            VpcInterface = vpcIf,
+            VpcSubnet = vpcSubnet,
+            VpcGateway = vpcGateway,
+            InternetGateway = internetGateway,
+        };
+    }
+
+    private static string? InterfaceName(ArgReader args, string option)
+    {
+        string? name = args.Optional(option);
+        if (name is not null && (name.Length > 15 || name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c)) || name is "." or ".."))
+        {
+            throw new UsageException($"{option} '{name}' is not a Linux interface name: at most 15 characters, no '/', ':' or spaces.");
+        }
+        return name;
+    }
+
+    private static uint ParseAddress(string option, string text) =>
+        Ipv4Address.TryParse(text, out uint ip) ? ip : throw new UsageException($"{option} '{text}' is not a dotted-quad IPv4 address, e.g. 203.0.113.254.");
 
     private static async Task<int> RunAsync(GatewayOptions options)
     {
@@ -88,6 +187,14 @@ internal static class RunCommand
         catch (GatewayConfigurationException e)
         {
             throw new UsageException(e.Message);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+        catch (IOException e) when (options.DataPaths.Count > 0 && e is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new FailureException($"cannot start the data path: {e.Message} (TAP devices need root or CAP_NET_ADMIN and /dev/net/tun; an interface must exist and be free).", e);
         }
         catch (Exception e) when (e is SqliteException or InvalidDataException or InvalidOperationException)
         {

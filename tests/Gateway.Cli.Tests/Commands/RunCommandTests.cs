@@ -13,6 +13,15 @@ public sealed class RunCommandTests
     [InlineData("--state {state} --public-pool 10.0.0.0/28 --subnet 10.0.0.0/24", "overlap")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --api nowhere", "--api 'nowhere'")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --colour red", "unknown option --colour")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap gwx1", "the VPC side is missing")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --vpc-tap gwx1", "the internet side is missing")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap a --internet-if b --vpc-tap c", "--internet-tap or --internet-if, not both")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap same --vpc-tap same", "must be different devices")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap waytoolongname123 --vpc-tap v", "not a Linux interface name")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-gateway 203.0.113.1", "--internet-gateway needs a data path")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --internet-gateway nope", "--internet-gateway 'nope'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --vpc-gateway 10.9.9.9", "not a host address of --subnet")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --stats-interval 5", "--stats-interval needs a data path")]
     public async Task CommandLineMistakes_ExitTwoNamingTheProblem(string arguments, string expected)
     {
         string state = Path.Combine(Path.GetTempPath(), "gw-runcmd-" + Guid.NewGuid().ToString("N"));

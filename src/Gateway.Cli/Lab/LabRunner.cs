@@ -1,0 +1,454 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Gateway.Control.Api;
+using Gateway.Control.Auth;
+using Gateway.Control.Model;
+using Gateway.Packets;
+
+namespace Gateway.Cli.Lab;
+
+/// <summary>
+/// Builds a lab from a <see cref="Topology"/> and removes it again.
+/// </summary>
+/// <remarks>
+/// <code>
+///  ns gwl-N-inet (br0) ─ veth ─ ns gwl-N-HOST (eth0: host address, on-link routes only)
+///     │ TAP gwNi (moved in)
+///  gateway run (a background process of its own; API on a loopback port)
+///     │ TAP gwNv (moved in)
+///  ns gwl-N-vpc (br0) ─ veth ─ ns gwl-N-INSTANCE (eth0: the private IP the API assigned, default via the subnet's first address)
+/// </code>
+/// Every step is recorded in <see cref="LabState"/> before the next one, so <see cref="Down"/> removes what exists
+/// even after a crash; no namespace gets a route out of the lab.
+/// </remarks>
+internal static partial class LabRunner
+{
+    private static readonly TimeSpan s_daemonStartTimeout = TimeSpan.FromSeconds(60);
+
+    [GeneratedRegex(@"API listening on http://([0-9.]+:[0-9]+)")]
+    private static partial Regex ApiLine();
+
+    /// <summary>The command that runs this executable (<c>dotnet gateway.dll</c> or the apphost).</summary>
+    public static IReadOnlyList<string> SelfCommand
+    {
+        get
+        {
+            string process = Environment.ProcessPath ?? "dotnet";
+            return Path.GetFileNameWithoutExtension(process) == "dotnet"
+                ? [process, typeof(LabRunner).Assembly.Location]
+                : [process];
+        }
+    }
+
+    public static string TapName(string lab, char side) => $"gw{lab}{side}";
+
+    public static LabState Up(Topology topology, string topologyPath, TextWriter log, CancellationToken cancellationToken)
+    {
+        if (LabState.Load(topology.Name) is { } existing)
+        {
+            if (existing.Processes.FirstOrDefault(p => p.Role == "gateway") is { } daemon && Sh.IsRunning(daemon.Pid, daemon.StartTime))
+            {
+                throw new LabException($"lab {topology.Name} is up already (gateway pid {daemon.Pid}); run 'gateway lab down' for it first.");
+            }
+            log.WriteLine($"lab {topology.Name}: removing what an earlier run left behind");
+            Down(topology.Name, TextWriter.Null);
+        }
+        else if (ListNamespaces(topology.Name).Count > 0)
+        {
+            Down(topology.Name, TextWriter.Null);
+        }
+        foreach (char side in "iv")
+        {
+            if (LinkExists(null, TapName(topology.Name, side)))
+            {
+                throw new LabException($"an interface named {TapName(topology.Name, side)} exists already and is not this lab's; delete it or choose another lab name.");
+            }
+        }
+
+        var state = new LabState
+        {
+            Name = topology.Name,
+            Topology = Path.GetFullPath(topologyPath),
+            Mode = topology.Veth ? "veth" : "tap",
+            InternetPort = TapName(topology.Name, 'i'),
+            VpcPort = TapName(topology.Name, 'v'),
+        };
+        Directory.CreateDirectory(state.Dir);
+        state.Save();
+        try
+        {
+            Build(topology, state, log, cancellationToken);
+            return state;
+        }
+        catch
+        {
+            log.WriteLine($"lab {topology.Name}: failed; removing what was made");
+            Down(topology.Name, log);
+            throw;
+        }
+    }
+
+    private static void Build(Topology topology, LabState state, TextWriter log, CancellationToken cancellationToken)
+    {
+        string prefix = LabState.NamespacePrefix(topology.Name);
+        string inet = prefix + "inet", vpc = prefix + "vpc";
+        foreach (string ns in new[] { inet, vpc })
+        {
+            AddNamespace(state, ns);
+            Sh.Must("ip", "-n", ns, "link", "add", "br0", "type", "bridge");
+            Sh.Must("ip", "-n", ns, "link", "set", "br0", "up");
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+
+        if (topology.Veth)
+        {
+            // The gateway's ends stay in the root namespace, used through libpcap; the peers join the segments' bridges.
+            foreach (var (port, ns) in new[] { (state.InternetPort, inet), (state.VpcPort, vpc) })
+            {
+                Sh.Must("ip", "link", "add", port, "type", "veth", "peer", "name", "gw", "netns", ns);
+                state.RootLinks.Add(port);
+                state.Save();
+                Sh.Must("sysctl", "-qw", $"net.ipv6.conf.{port}.disable_ipv6=1");
+                Sh.Must("ip", "link", "set", port, "up");
+                Sh.Must("ip", "-n", ns, "link", "set", "gw", "master", "br0");
+                Sh.Must("ip", "-n", ns, "link", "set", "gw", "up");
+            }
+        }
+
+        // The daemon, with its own state directory and a loopback API port it picks itself.
+        Directory.CreateDirectory(state.DaemonStateDirectory);
+        var credentials = Credentials.LoadOrCreate(state.DaemonStateDirectory, out _);
+        var run = new List<string>(SelfCommand)
+        {
+            "run", "--state", state.DaemonStateDirectory, "--api", "127.0.0.1:0", "--subnet", topology.VpcSubnet.ToString(),
+        };
+        foreach (var pool in topology.PublicPool)
+        {
+            run.AddRange(["--public-pool", pool.ToString()]);
+        }
+        run.AddRange(topology.Veth
+            ? ["--internet-if", state.InternetPort, "--vpc-if", state.VpcPort]
+            : ["--internet-tap", state.InternetPort, "--vpc-tap", state.VpcPort]);
+        if (topology.InternetGateway is { } router)
+        {
+            run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
+        }
+        run.AddRange(["--stats-interval", "60"]);
+        int pid = Sh.StartDetached(run, state.DaemonLog, state.Dir);
+        RecordProcess(state, "gateway", pid);
+        state.Api = WaitForApi(state, pid, cancellationToken);
+        state.Save();
+        log.WriteLine($"lab {topology.Name}: gateway pid {pid}, API http://{state.Api}/, log {state.DaemonLog}");
+
+        if (!topology.Veth)
+        {
+            // The daemon created both TAPs in the root namespace before its API answered; its descriptors stay bound to
+            // the devices wherever they go, so move them into the segments and nothing of the lab stays here.
+            foreach (var (port, ns) in new[] { (state.InternetPort, inet), (state.VpcPort, vpc) })
+            {
+                Sh.Must("ip", "link", "set", port, "netns", ns);
+                Sh.Must("ip", "-n", ns, "link", "set", port, "master", "br0");
+                Sh.Must("ip", "-n", ns, "link", "set", port, "up");
+            }
+        }
+
+        foreach (var host in topology.InternetHosts)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string ns = prefix + host.Name;
+            AddNamespace(state, ns);
+            AttachToSegment(inet, ns, host.Name, topology.Veth);
+            Sh.Must("ip", "-n", ns, "addr", "add", $"{Ipv4Address.Format(host.Address)}/{topology.InternetSubnet.PrefixLength.ToString(CultureInfo.InvariantCulture)}", "dev", "eth0");
+            Sh.Must("ip", "-n", ns, "link", "set", "eth0", "up");
+            // Public IPs from other ranges are on-link too: hosts ARP for them and the gateway answers. No default route.
+            foreach (var onLink in topology.OnLink.Where(p => p != topology.InternetSubnet))
+            {
+                Sh.Must("ip", "-n", ns, "route", "add", onLink.ToString(), "dev", "eth0");
+            }
+            state.Hosts.Add(new LabHostRecord(host.Name, ns, Ipv4Address.Format(host.Address)));
+            state.Save();
+        }
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var client = new ApiClient(http, new Uri($"http://{state.Api}/"), credentials);
+        foreach (var node in topology.Instances)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var record = CreateInstance(client, node, topology.Name, cancellationToken);
+            string ns = prefix + node.Name;
+            record = record with { Namespace = ns };
+            state.Instances.Add(record);
+            state.Save();
+            AddNamespace(state, ns);
+            AttachToSegment(vpc, ns, node.Name, topology.Veth);
+            Sh.Must("ip", "-n", ns, "addr", "add", $"{record.PrivateIp}/{topology.VpcSubnet.PrefixLength.ToString(CultureInfo.InvariantCulture)}", "dev", "eth0");
+            Sh.Must("ip", "-n", ns, "link", "set", "eth0", "up");
+            Sh.Must("ip", "-n", ns, "route", "add", "default", "via", Ipv4Address.Format(topology.VpcGatewayAddress));
+        }
+
+        foreach (var node in topology.Instances)
+        {
+            string ns = prefix + node.Name;
+            string directory = Path.Combine(state.Dir, "nodes", node.Name);
+            Directory.CreateDirectory(directory);
+            for (int i = 0; i < node.Exec.Count; i++)
+            {
+                string log1 = Path.Combine(state.Dir, "nodes", $"{node.Name}.log");
+                int execPid = Sh.StartDetached(["ip", "netns", "exec", ns, "/bin/sh", "-c", node.Exec[i]], log1, directory);
+                RecordProcess(state, $"exec {node.Name}[{i.ToString(CultureInfo.InvariantCulture)}]", execPid);
+            }
+        }
+        WaitForListeners(topology, prefix);
+        if (state.Processes.Count > 1)
+        {
+            // A command that fails at once (a typo, a port taken) is an error of the lab, not a surprise later.
+            Thread.Sleep(500);
+            foreach (var p in state.Processes.Where(p => p.Role.StartsWith("exec ", StringComparison.Ordinal)))
+            {
+                if (!Sh.IsRunning(p.Pid, p.StartTime))
+                {
+                    string node = p.Role[5..p.Role.IndexOf('[', StringComparison.Ordinal)];
+                    throw new LabException($"{p.Role} exited at once; see {Path.Combine(state.Dir, "nodes", node + ".log")}.");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Gives servers started by exec a moment to listen (python needs about a second), so the curl that lab up prints
+    /// works when pasted at once: waits, at most 5 s in all, until each such namespace has a listening TCP socket.
+    /// </summary>
+    private static void WaitForListeners(Topology topology, string prefix)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        foreach (var node in topology.Instances.Where(n => n.Exec.Count > 0))
+        {
+            while (DateTime.UtcNow < deadline && Sh.Run("ip", "netns", "exec", prefix + node.Name, "ss", "-Hltn").Output.Trim().Length == 0)
+            {
+                Thread.Sleep(100);
+            }
+        }
+    }
+
+    private static LabInstanceRecord CreateInstance(ApiClient client, InstanceNode node, string lab, CancellationToken cancellationToken)
+    {
+        var internet = new JsonObject
+        {
+            ["InternetMaxBandwidthOut"] = node.InternetMaxBandwidthOut,
+            ["PublicIpAssigned"] = node.PublicIpAssigned,
+        };
+        if (node.InternetChargeType is not null)
+        {
+            internet["InternetChargeType"] = node.InternetChargeType;
+        }
+        var request = new JsonObject
+        {
+            ["InstanceCount"] = 1,
+            ["InstanceName"] = $"{lab}-{node.Name}",
+            ["InternetAccessible"] = internet,
+        };
+        if (node.PrivateAddress is { } fixedIp)
+        {
+            request["VirtualPrivateCloud"] = new JsonObject
+            {
+                ["VpcId"] = "DEFAULT",
+                ["SubnetId"] = "DEFAULT",
+                ["PrivateIpAddresses"] = new JsonArray(Ipv4Address.Format(fixedIp)),
+            };
+        }
+        string id = Call(client, "cvm", "RunInstances", request, node.Name, cancellationToken).GetProperty("InstanceIdSet")[0].GetString()!;
+        string? eipId = null;
+        if (node.Eip is { } eip)
+        {
+            var allocate = new JsonObject { ["AddressCount"] = 1, ["InternetMaxBandwidthOut"] = eip.InternetMaxBandwidthOut };
+            if (eip.Name is not null)
+            {
+                allocate["AddressName"] = eip.Name;
+            }
+            eipId = Call(client, "vpc", "AllocateAddresses", allocate, node.Name, cancellationToken).GetProperty("AddressSet")[0].GetString()!;
+            Call(client, "vpc", "AssociateAddress", new JsonObject { ["AddressId"] = eipId, ["InstanceId"] = id }, node.Name, cancellationToken);
+        }
+        var described = Call(client, "cvm", "DescribeInstances", new JsonObject { ["InstanceIds"] = new JsonArray(id) }, node.Name, cancellationToken)
+            .GetProperty("InstanceSet")[0];
+        string privateIp = described.GetProperty("PrivateIpAddresses")[0].GetString()!;
+        string? publicIp = described.GetProperty("PublicIpAddresses") is { ValueKind: JsonValueKind.Array } list && list.GetArrayLength() > 0 ? list[0].GetString() : null;
+        return new LabInstanceRecord(node.Name, "", id, privateIp, publicIp, eipId);
+    }
+
+    private static JsonElement Call(ApiClient client, string service, string action, JsonObject request, string node, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return client.CallAsync(service, action, request, cancellationToken).GetAwaiter().GetResult();
+        }
+        catch (ApiErrorException e)
+        {
+            throw new LabException($"instance {node}: {action} failed: {e.Code}: {e.ApiMessage}");
+        }
+        catch (HttpRequestException e)
+        {
+            throw new LabException($"instance {node}: {action}: the gateway API does not answer: {e.Message}");
+        }
+    }
+
+    /// <summary>A veth pair: <c>p-NODE</c> on the segment's bridge, <c>eth0</c> in the node's namespace.</summary>
+    private static void AttachToSegment(string segment, string ns, string node, bool veth)
+    {
+        string port = "p-" + node;
+        Sh.Must("ip", "-n", segment, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
+        Sh.Must("ip", "-n", segment, "link", "set", port, "master", "br0");
+        Sh.Must("ip", "-n", segment, "link", "set", port, "up");
+        if (veth)
+        {
+            // libpcap captures veth frames before the kernel fills in TCP/UDP checksums (CHECKSUM_PARTIAL); the
+            // translator updates checksums incrementally (RFC 1624), so hosts behind a live port compute them themselves.
+            Sh.Must("ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off");
+        }
+    }
+
+    private static void AddNamespace(LabState state, string ns)
+    {
+        Sh.Must("ip", "netns", "add", ns);
+        state.Namespaces.Add(ns);
+        state.Save();
+        Sh.Must("ip", "-n", ns, "link", "set", "lo", "up");
+        // No IPv6: keeps router solicitations and DAD off the segments; the gateway translates IPv4 only.
+        Sh.Must("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+    }
+
+    private static void RecordProcess(LabState state, string role, int pid)
+    {
+        // The start time tells this process from a later one that reuses the pid; a process that already exited has none.
+        state.Processes.Add(new LabProcess(role, pid, Sh.StartTime(pid) ?? -1));
+        state.Save();
+    }
+
+    private static string WaitForApi(LabState state, int pid, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + s_daemonStartTimeout;
+        var process = state.Processes.Last();
+        while (DateTime.UtcNow < deadline)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string text = File.Exists(state.DaemonLog) ? File.ReadAllText(state.DaemonLog) : "";
+            if (ApiLine().Match(text) is { Success: true } m)
+            {
+                return m.Groups[1].Value;
+            }
+            if (!Sh.IsRunning(pid, process.StartTime))
+            {
+                throw new LabException($"the gateway daemon exited before its API answered:\n{text.Trim()}");
+            }
+            Thread.Sleep(100);
+        }
+        throw new LabException($"the gateway daemon's API did not answer within {s_daemonStartTimeout.TotalSeconds} s; see {state.DaemonLog}.");
+    }
+
+    /// <summary>
+    /// Removes everything the lab made: its processes (exec commands, then the daemon, which removes its TAPs), root
+    /// links, every <c>gwl-NAME-*</c> namespace (recorded or not) and the run directory. Returns what was removed.
+    /// </summary>
+    public static List<string> Down(string name, TextWriter log)
+    {
+        var removed = new List<string>();
+        LabState? state = null;
+        try
+        {
+            state = LabState.Load(name);
+        }
+        catch (LabException e)
+        {
+            log.WriteLine($"lab {name}: {e.Message}");
+        }
+        if (state is not null)
+        {
+            // Exec commands first (they live in the namespaces), then the daemon: SIGTERM lets it close the database
+            // and its TAP devices cleanly.
+            foreach (var p in state.Processes.Where(p => p.Role != "gateway").Append(state.Processes.FirstOrDefault(p => p.Role == "gateway")))
+            {
+                if (p is not null && Stop(p))
+                {
+                    removed.Add($"process {p.Pid} ({p.Role})");
+                }
+            }
+            foreach (var link in state.RootLinks.Where(l => LinkExists(null, l)))
+            {
+                Sh.Run("ip", "link", "del", link);
+                removed.Add($"link {link}");
+            }
+        }
+        foreach (var ns in ListNamespaces(name).Union(state?.Namespaces ?? []).Distinct().Where(NamespaceExists).ToList())
+        {
+            var r = Sh.Run("ip", "netns", "del", ns);
+            if (r.ExitCode == 0)
+            {
+                removed.Add($"namespace {ns}");
+            }
+            else
+            {
+                log.WriteLine($"lab {name}: cannot delete namespace {ns}: {r.Error.Trim()}");
+            }
+        }
+        foreach (char side in "iv")
+        {
+            // A TAP outlives its daemon only while some process still holds its descriptor; name it if so.
+            string tap = TapName(name, side);
+            if (state is not null && LinkExists(null, tap))
+            {
+                log.WriteLine($"lab {name}: {tap} still exists; a process other than the lab's daemon holds it open.");
+            }
+        }
+        string dir = LabState.Directory(name);
+        if (Directory.Exists(dir))
+        {
+            Directory.Delete(dir, recursive: true);
+            removed.Add($"directory {dir}");
+        }
+        return removed;
+    }
+
+    /// <summary>SIGTERM to the process's group, up to 10 s, then SIGKILL; false when it was not running.</summary>
+    private static bool Stop(LabProcess p)
+    {
+        if (!Sh.IsRunning(p.Pid, p.StartTime))
+        {
+            return false;
+        }
+        string group = "-" + p.Pid.ToString(CultureInfo.InvariantCulture);
+        Sh.Run("kill", "-TERM", "--", group);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (DateTime.UtcNow < deadline && Sh.IsRunning(p.Pid, p.StartTime))
+        {
+            Thread.Sleep(50);
+        }
+        if (Sh.IsRunning(p.Pid, p.StartTime))
+        {
+            Sh.Run("kill", "-KILL", "--", group);
+            deadline = DateTime.UtcNow.AddSeconds(5);
+            while (DateTime.UtcNow < deadline && Sh.IsRunning(p.Pid, p.StartTime))
+            {
+                Thread.Sleep(50);
+            }
+        }
+        return true;
+    }
+
+    public static List<string> ListNamespaces(string name)
+    {
+        string prefix = LabState.NamespacePrefix(name);
+        return [.. Sh.Run("ip", "netns", "list").Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' ')[0])
+            .Where(ns => ns.StartsWith(prefix, StringComparison.Ordinal) && Topology.IsValidName(ns[prefix.Length..]))];
+    }
+
+    private static bool NamespaceExists(string ns) => File.Exists(Path.Combine("/run/netns", ns));
+
+    private static bool LinkExists(string? ns, string link) =>
+        (ns is null ? Sh.Run("ip", "link", "show", "dev", link) : Sh.Run("ip", "-n", ns, "link", "show", "dev", link)).ExitCode == 0;
+
+    /// <summary>The endpoint text for <c>gateway ctl --api</c>.</summary>
+    public static IPEndPoint? ApiEndPoint(LabState state) => state.Api is null ? null : IPEndPoint.Parse(state.Api);
+}
