@@ -28,7 +28,11 @@ public sealed class ThroughputBenchSmokeTests
         Assert.Equal(result.Frames, result.Forwarded + result.Dropped);
         Assert.True(result.Rebinds > 0, "the churn writer made no rebind");
         Assert.Equal(0, result.ImpossibleBindings);
-        Assert.Equal(0, result.WorkerAllocatedBytes);
+        // Nothing is allocated per frame. A worker thread can still show a few kilobytes that are not per
+        // frame (a per-binding counter array growing when churn hands out new ids, runtime work on a loaded
+        // machine; seen once: 7,848 B in a full-suite run); a per-frame allocation is >= 24 B x every frame.
+        Assert.True(result.AllocatedBytesPerFrame < 0.1,
+            $"{result.WorkerAllocatedBytes:N0} B allocated over {result.Frames:N0} frames on the workers");
         // Only churn's brief unbound windows may drop a frame, and only as no-binding.
         Assert.All(result.DropsByReason.Keys, reason => Assert.Equal("no-binding", reason));
     }
