@@ -34,9 +34,6 @@ public static class SyntheticFrames
 
     private const int QuotedLength = Ipv4.MinHeaderLength + Udp.HeaderLength + 4;
 
-    /// <summary>The bytes the translator may change in a frame of any kind built here (outer and quoted headers).</summary>
-    public const int TranslatedPrefix = 96;
-
     /// <summary>
     /// Writes a frame of <paramref name="kind"/> into <paramref name="frame"/> (its length is the frame length,
     /// at least <see cref="MinimumLength"/>) and returns that length. The payload is a deterministic pattern.
