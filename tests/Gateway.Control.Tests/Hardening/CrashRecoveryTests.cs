@@ -233,7 +233,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>Reconciles every client's belief with what the restarted daemon shows; adopts the outcome of calls in flight.</summary>
-    private static void Reconcile(List<Worker> workers, string described, List<string> problems)
+    private static void Reconcile(List<Worker> workers, string described, List<string> problems, int[] inFlightOutcomes)
     {
         var (seenInstances, seenEips) = Parse(described);
         var claimedInstances = new HashSet<string>(StringComparer.Ordinal);
@@ -263,6 +263,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                         problems.Add($"worker {w.Index}: {op} in flight at the kill left {created.Count} of {op.Count} resources: half-applied");
                     }
                     (w.Instances, w.Eips) = w.Applied(op, created);
+                    inFlightOutcomes[created.Count > 0 ? 0 : 1]++;
                 }
                 else
                 {
@@ -273,8 +274,13 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                     if (seen == Project(after.Item1, after.Item2, touched))
                     {
                         (w.Instances, w.Eips) = after;
+                        inFlightOutcomes[0]++; // (or a change that leaves these ids as they were, e.g. a reset to the same bandwidth)
                     }
-                    else if (seen != Project(w.Instances, w.Eips, touched))
+                    else if (seen == Project(w.Instances, w.Eips, touched))
+                    {
+                        inFlightOutcomes[1]++;
+                    }
+                    else
                     {
                         problems.Add($"worker {w.Index}: {op} in flight at the kill is half-applied: the daemon shows [{seen}], neither [{Project(w.Instances, w.Eips, touched)}] nor [{Project(after.Item1, after.Item2, touched)}]");
                     }
@@ -349,13 +355,14 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = Workers * 2, PooledConnectionLifetime = TimeSpan.FromSeconds(5) });
         var clock = Stopwatch.StartNew();
         string lastDescribed = "";
+        int[] inFlightOutcomes = new int[2]; // applied, not applied
 
         for (int start = 0; start <= Kills; start++)
         {
             using var daemon = await DaemonProcess.StartAsync(_state, "--eip-quota", "200"); // refuses to start unless the table equals the database
             var client = daemon.Client(http);
             lastDescribed = await StateProbe.DescribeEverythingAsync(client);
-            Reconcile(workers, lastDescribed, problems);
+            Reconcile(workers, lastDescribed, problems, inFlightOutcomes);
             problems.AddRange(StateProbe.InvariantViolations(_state, s_members).Select(p => $"after start {start}: {p}"));
             var dbBindings = StateProbe.DatabaseBindings(_state);
             if (!dbBindings.SequenceEqual(StateProbe.DescribedBindings(lastDescribed)))
@@ -370,11 +377,11 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
             }
 
             int before = workers.Sum(w => w.Acknowledged);
-            int target = random.Next(400, 900);
+            int target = random.Next(1000, 2500);
             using var stop = new CancellationTokenSource();
             var drivers = workers.Select(w => DriveAsync(w, daemon.Client(http), new Random(random.Next()), problems, stop.Token)).ToList();
             var epoch = Stopwatch.StartNew();
-            while (workers.Sum(w => w.Acknowledged) - before < target && epoch.Elapsed < TimeSpan.FromSeconds(15) && drivers.Any(d => !d.IsCompleted))
+            while (workers.Sum(w => w.Acknowledged) - before < target && epoch.Elapsed < TimeSpan.FromSeconds(20) && drivers.Any(d => !d.IsCompleted))
             {
                 await Task.Delay(random.Next(1, 20));
             }
@@ -386,7 +393,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         }
 
         int total = workers.Sum(w => w.Acknowledged);
-        output.WriteLine($"{total} acknowledged changes from {Workers} clients, {Kills} kill -9s, {clock.Elapsed.TotalSeconds:F1} s");
+        output.WriteLine($"{total} acknowledged changes from {Workers} clients, {Kills} kill -9s, {clock.Elapsed.TotalSeconds:F1} s; " +
+            $"calls cut off by a kill: {inFlightOutcomes[0]} found applied whole, {inFlightOutcomes[1]} found not applied, none half-applied");
         Assert.True(total >= Kills, "the clients got no changes through");
 
         // A fresh host on the state directory after the final stop: the table it loads equals the database and what the daemon showed.
