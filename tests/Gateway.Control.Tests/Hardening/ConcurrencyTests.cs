@@ -98,10 +98,12 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task RacingCallsOnTheSameEipsAndInstances_EndInAStateTheRulesAllow()
     {
-        var random = new Random(7);
+        int seed = CrashRecoveryTests.EnvironmentInt("RACE_SEED", Random.Shared.Next());
+        output.WriteLine($"seed {seed} (RACE_SEED={seed} repeats this run)");
+        var random = new Random(seed);
         var http = Enumerable.Range(0, 8).Select(_ => new HttpClient()).ToArray();
         var clients = http.Select(h => new ApiClient(h, new Uri($"http://127.0.0.1:{_f.Port}/"), ApiFixture.Keys)).ToArray();
-        int rounds = 30, successes = 0, refusals = 0;
+        int rounds = CrashRecoveryTests.EnvironmentInt("RACE_ROUNDS", 30), successes = 0, refusals = 0; // RACE_ROUNDS=5000 for a long run
         try
         {
             for (int round = 0; round < rounds; round++)

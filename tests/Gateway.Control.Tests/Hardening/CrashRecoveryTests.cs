@@ -18,12 +18,16 @@ namespace Gateway.Control.Hardening.Tests;
 public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 {
     private const int Workers = 4;
-    private const int Kills = 4;
+    /// <summary>4 in the test command; CRASH_KILLS=100 for a long run.</summary>
+    private static readonly int s_kills = EnvironmentInt("CRASH_KILLS", 4);
     private const int MaxInstancesPerWorker = 8;
     private const int MaxEipsPerWorker = 5;
     private static readonly IReadOnlyCollection<uint> s_members = StateProbe.Members("198.51.100.0/24"); // DaemonProcess's pool
 
     private readonly string _state = Path.Combine(Path.GetTempPath(), "gw-crash-" + Guid.NewGuid().ToString("N"));
+
+    internal static int EnvironmentInt(string name, int fallback) =>
+        int.TryParse(Environment.GetEnvironmentVariable(name), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0 ? n : fallback;
 
     public void Dispose()
     {
@@ -357,7 +361,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         string lastDescribed = "";
         int[] inFlightOutcomes = new int[2]; // applied, not applied
 
-        for (int start = 0; start <= Kills; start++)
+        for (int start = 0; start <= s_kills; start++)
         {
             using var daemon = await DaemonProcess.StartAsync(_state, "--eip-quota", "200"); // refuses to start unless the table equals the database
             var client = daemon.Client(http);
@@ -370,7 +374,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 problems.Add($"after start {start}: the daemon shows other bindings than its database holds");
             }
             Assert.True(problems.Count == 0, string.Join("\n", problems));
-            if (start == Kills)
+            if (start == s_kills)
             {
                 Assert.Equal(0, await daemon.TerminateAsync());
                 break;
@@ -393,9 +397,9 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         }
 
         int total = workers.Sum(w => w.Acknowledged);
-        output.WriteLine($"{total} acknowledged changes from {Workers} clients, {Kills} kill -9s, {clock.Elapsed.TotalSeconds:F1} s; " +
+        output.WriteLine($"{total} acknowledged changes from {Workers} clients, {s_kills} kill -9s, {clock.Elapsed.TotalSeconds:F1} s; " +
             $"calls cut off by a kill: {inFlightOutcomes[0]} found applied whole, {inFlightOutcomes[1]} found not applied, none half-applied");
-        Assert.True(total >= Kills, "the clients got no changes through");
+        Assert.True(total >= s_kills, "the clients got no changes through");
 
         // A fresh host on the state directory after the final stop: the table it loads equals the database and what the daemon showed.
         await using var host = await GatewayHost.StartAsync(new GatewayOptions
