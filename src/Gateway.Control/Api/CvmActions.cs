@@ -42,7 +42,10 @@ internal static class CvmActions
             args.BoundedString("InstanceName") ?? "Unnamed",
             args.Object("Placement")?.BoundedString("Zone") ?? args.Region + "-1",
             args.BoundedString("InstanceType") ?? "S5.SMALL1",
-            args.BoundedString("ImageId") ?? "");
+            args.BoundedString("ImageId") ?? "")
+        {
+            ClientToken = args.BoundedString("ClientToken", 64) is { Length: > 0 } token ? token : null,
+        };
         if (args.Bool("DryRun") == true)
         {
             throw new ApiException("DryRunOperation", "DryRun: the parameters are valid; nothing was created.");
