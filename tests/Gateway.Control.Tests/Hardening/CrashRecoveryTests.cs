@@ -55,6 +55,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         public Op? InFlight { get; set; }
         public int Acknowledged { get; set; }
         public int OpCounter { get; set; }
+        /// <summary>A RunInstances cut off by a kill, to be sent again with its ClientToken, and what the restart showed of it.</summary>
+        public (Op Op, List<string> Found)? Retry { get; set; }
 
         public (Dictionary<string, InstanceM>, Dictionary<string, EipM>) Applied(Op op, IReadOnlyList<string> newIds)
         {
@@ -156,6 +158,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 {
                     ["InstanceCount"] = op.Count,
                     ["InstanceName"] = op.Name,
+                    ["ClientToken"] = op.Name, // unique per call: sent again after a crash, it must not create twice
                     ["InternetAccessible"] = new JsonObject { ["InternetMaxBandwidthOut"] = op.Bandwidth },
                 }, cancellationToken);
                 return [.. r.GetProperty("InstanceIdSet").EnumerateArray().Select(e => e.GetString()!)];
@@ -268,6 +271,10 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                     }
                     (w.Instances, w.Eips) = w.Applied(op, created);
                     inFlightOutcomes[created.Count > 0 ? 0 : 1]++;
+                    if (op.Kind == "RunInstances")
+                    {
+                        w.Retry = (op, created);
+                    }
                 }
                 else
                 {
@@ -360,6 +367,7 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
         var clock = Stopwatch.StartNew();
         string lastDescribed = "";
         int[] inFlightOutcomes = new int[2]; // applied, not applied
+        int retriedKept = 0, retriedCreated = 0;
 
         for (int start = 0; start <= s_kills; start++)
         {
@@ -374,6 +382,31 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
                 problems.Add($"after start {start}: the daemon shows other bindings than its database holds");
             }
             Assert.True(problems.Count == 0, string.Join("\n", problems));
+
+            // A RunInstances whose answer was lost, sent again with its ClientToken: the instances the crash kept, or new
+            // ones if it kept none — never a second set.
+            foreach (var w in workers.Where(w => w.Retry is not null))
+            {
+                var (op, found) = w.Retry!.Value;
+                w.Retry = null;
+                var ids = await CallAsync(client, op, CancellationToken.None);
+                if (found.Count > 0)
+                {
+                    Assert.Equal(found.Order(StringComparer.Ordinal), ids.Order(StringComparer.Ordinal));
+                    retriedKept++;
+                }
+                else
+                {
+                    (w.Instances, w.Eips) = w.Applied(op, ids);
+                    retriedCreated++;
+                }
+            }
+            if (retriedKept + retriedCreated > 0)
+            {
+                lastDescribed = await StateProbe.DescribeEverythingAsync(client);
+                Reconcile(workers, lastDescribed, problems, new int[2]);
+                Assert.True(problems.Count == 0, string.Join("\n", problems));
+            }
             if (start == s_kills)
             {
                 Assert.Equal(0, await daemon.TerminateAsync());
@@ -398,7 +431,8 @@ public sealed class CrashRecoveryTests(ITestOutputHelper output) : IDisposable
 
         int total = workers.Sum(w => w.Acknowledged);
         output.WriteLine($"{total} acknowledged changes from {Workers} clients, {s_kills} kill -9s, {clock.Elapsed.TotalSeconds:F1} s; " +
-            $"calls cut off by a kill: {inFlightOutcomes[0]} found applied whole, {inFlightOutcomes[1]} found not applied, none half-applied");
+            $"calls cut off by a kill: {inFlightOutcomes[0]} found applied whole, {inFlightOutcomes[1]} found not applied, none half-applied; " +
+            $"RunInstances retried with their ClientToken: {retriedKept} returned the instances the crash kept, {retriedCreated} created them then");
         Assert.True(total >= s_kills, "the clients got no changes through");
 
         // A fresh host on the state directory after the final stop: the table it loads equals the database and what the daemon showed.

@@ -119,4 +119,38 @@ public sealed class ReplayTests : IAsyncLifetime
 
         Assert.Equal(before, await _f.CheckedSnapshotAsync());
     }
+
+    [Fact]
+    public async Task AReplayedRunInstancesWithAClientToken_ReturnsTheSameInstancesAndCreatesNothing()
+    {
+        var request = _f.Signed("RunInstances", "{\"ClientToken\":\"run-1\",\"InternetAccessible\":{\"InternetMaxBandwidthOut\":5}}");
+        string first = await InstanceIdSetAsync(request);
+        string after = await _f.CheckedSnapshotAsync();
+
+        Assert.Equal(first, await InstanceIdSetAsync(request));
+        Assert.Equal(first, await InstanceIdSetAsync(_f.Signed("RunInstances", "{\"ClientToken\":\"run-1\",\"InstanceCount\":3}")));
+
+        Assert.Equal(after, await _f.CheckedSnapshotAsync());
+    }
+
+    [Fact]
+    public async Task AReplayedRunInstancesWithoutAClientToken_CreatesAnotherInstance_AsTheRealService()
+    {
+        var request = _f.Signed("RunInstances", "{}");
+        string first = await InstanceIdSetAsync(request);
+
+        Assert.NotEqual(first, await InstanceIdSetAsync(request));
+        await _f.CheckedSnapshotAsync();
+    }
+
+    [Fact]
+    public async Task AClientTokenOfMoreThan64Characters_IsTooLong() =>
+        Assert.Equal(ErrorCodes.InvalidParameterValueTooLong, await _f.ErrorCodeOfAsync(_f.Signed("RunInstances", $"{{\"ClientToken\":\"{new string('t', 65)}\"}}")));
+
+    private async Task<string> InstanceIdSetAsync(RawRequest request)
+    {
+        var (status, body) = await RawHttp.SendAsync(_f.Port, request);
+        Assert.Equal(200, status);
+        return System.Text.Json.JsonDocument.Parse(body).RootElement.GetProperty("Response").GetProperty("InstanceIdSet").GetRawText();
+    }
 }
