@@ -173,7 +173,9 @@ internal static class RunCommand
     {
         if (!IPAddress.IsLoopback(options.ApiEndPoint.Address))
         {
-            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address.");
+            // TC3-HMAC-SHA256 has no nonce and the SDKs do not sign X-TC-Action: off loopback, anyone who sees a request
+            // can send it again for 5 minutes, even as another action with the same body.
+            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address: requests travel as plain HTTP and a captured one can be replayed for 5 minutes. Put it behind TLS, and sign x-tc-action (gateway ctl does).");
         }
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);

@@ -17,7 +17,8 @@ public sealed class ApiErrorException(string code, string message, string? reque
 
 /// <summary>
 /// A small signed client of the gateway's API (what <c>gateway ctl</c> uses): POST / with the action in headers
-/// and a TC3-HMAC-SHA256 signature, exactly as the official SDKs send it.
+/// and a TC3-HMAC-SHA256 signature as the official SDKs send it, with <c>x-tc-action</c> signed too (as in the
+/// specification's example) so that a captured request cannot be replayed as another action.
 /// </summary>
 public sealed class ApiClient(HttpClient http, Uri endpoint, Credentials credentials, string region = "ap-guangzhou")
 {
@@ -38,7 +39,7 @@ public sealed class ApiClient(HttpClient http, Uri endpoint, Credentials credent
         request.Headers.TryAddWithoutValidation("X-TC-Version", ApiServer.Version);
         request.Headers.TryAddWithoutValidation("X-TC-Timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
         request.Headers.TryAddWithoutValidation("X-TC-Region", region);
-        request.Headers.TryAddWithoutValidation("Authorization", Tc3Signature.Authorization(credentials, service, timestamp, "application/json", host, body));
+        request.Headers.TryAddWithoutValidation("Authorization", Tc3Signature.Authorization(credentials, service, timestamp, "application/json", host, action, body));
 
         using var response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         string text = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);

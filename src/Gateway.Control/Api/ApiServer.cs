@@ -23,6 +23,17 @@ internal sealed class ApiServer : IAsyncDisposable
     public const string Version = "2017-03-12";
     public const long DefaultMaxBodyBytes = 1 << 20;
 
+    /// <summary>
+    /// The API's parameters nest three levels at most (Filters[].Values[]); 32 leaves room and bounds the parser's
+    /// work on hostile nesting. A repeated key is refused: which of two values counts would otherwise be the
+    /// parser's choice, and a signed body must mean one thing.
+    /// </summary>
+    private static readonly JsonDocumentOptions s_jsonOptions = new() { MaxDepth = 32, AllowDuplicateProperties = false };
+
+    /// <summary>Headers that say what the request is and who sent it: each must come once (RFC 9110 section 5.3 lets a
+    /// list-valued header repeat; none of these is a list).</summary>
+    private static readonly string[] s_singleHeaders = ["X-TC-Action", "X-TC-Version", "X-TC-Timestamp", "X-TC-Region", "X-TC-Token", "X-TC-Language", "Content-Type"];
+
     private readonly ControlPlane _plane;
     private readonly Tc3Verifier _verifier;
     private readonly long _maxBodyBytes;
@@ -120,6 +131,7 @@ internal sealed class ApiServer : IAsyncDisposable
             throw new ApiException(ErrorCodes.UnsupportedProtocol, $"{request.Method} {request.Path} is not served: send POST / with a JSON body (Tencent Cloud API 3.0).");
         }
         byte[] body = await ReadBodyAsync(request, context.RequestAborted).ConfigureAwait(false);
+        RejectRepeatedHeaders(request);
 
         string action = RequiredHeader(request, "X-TC-Action");
         string version = RequiredHeader(request, "X-TC-Version");
@@ -148,7 +160,7 @@ internal sealed class ApiServer : IAsyncDisposable
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body);
+            document = JsonDocument.Parse(body.Length == 0 ? "{}"u8.ToArray() : body, s_jsonOptions);
         }
         catch (JsonException e)
         {
@@ -184,6 +196,22 @@ internal sealed class ApiServer : IAsyncDisposable
             }
         }
         return total > _maxBodyBytes ? throw TooLarge(total) : buffer.ToArray();
+    }
+
+    private static void RejectRepeatedHeaders(HttpRequest request)
+    {
+        if (request.Headers.Authorization.Count > 1)
+        {
+            throw new ApiException(ErrorCodes.InvalidAuthorization, $"The request has {request.Headers.Authorization.Count} Authorization headers; send exactly one.");
+        }
+        foreach (string name in s_singleHeaders)
+        {
+            int count = request.Headers[name].Count;
+            if (count > 1)
+            {
+                throw new ApiException(ErrorCodes.InvalidParameter, $"The request has {count} {name} headers; send it once.");
+            }
+        }
     }
 
     private ApiException TooLarge(long length) =>

@@ -37,12 +37,15 @@ internal static class CvmActions
             args.Int("InstanceCount") ?? 1,
             internet?.Int("InternetMaxBandwidthOut") ?? 0,
             internet?.Bool("PublicIpAssigned"),
-            internet?.String("InternetChargeType") ?? DefaultChargeType,
+            internet?.BoundedString("InternetChargeType") ?? DefaultChargeType,
             privateIps,
-            args.String("InstanceName") ?? "Unnamed",
-            args.Object("Placement")?.String("Zone") ?? args.Region + "-1",
-            args.String("InstanceType") ?? "S5.SMALL1",
-            args.String("ImageId") ?? "");
+            args.BoundedString("InstanceName") ?? "Unnamed",
+            args.Object("Placement")?.BoundedString("Zone") ?? args.Region + "-1",
+            args.BoundedString("InstanceType") ?? "S5.SMALL1",
+            args.BoundedString("ImageId") ?? "")
+        {
+            ClientToken = args.BoundedString("ClientToken", 64) is { Length: > 0 } token ? token : null,
+        };
         if (args.Bool("DryRun") == true)
         {
             throw new ApiException("DryRunOperation", "DryRun: the parameters are valid; nothing was created.");

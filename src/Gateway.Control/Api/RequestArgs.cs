@@ -10,8 +10,18 @@ internal sealed record Filter(string Name, IReadOnlyList<string> Values);
 /// Typed reads of a request's JSON object. A parameter of the wrong JSON type is an <c>InvalidParameter</c>
 /// naming it (the wire format is typed: the SDKs send numbers as numbers and booleans as booleans).
 /// </summary>
+/// <remarks>
+/// Every array is bounded before its items are read: at most <see cref="MaxArrayLength"/> values (the real service's
+/// limit for ids per request), at most <see cref="MaxFilters"/> filters; a longer one is
+/// <c>InvalidParameterValue.LimitExceeded</c>. Strings that are stored are bounded by <see cref="BoundedString"/>.
+/// </remarks>
 internal sealed class RequestArgs(JsonElement obj, string prefix = "")
 {
+    public const int MaxArrayLength = 100;
+    public const int MaxFilters = 10;
+    /// <summary>Names and other free text kept in the state (the real service allows 128 characters for EIP names).</summary>
+    public const int MaxStoredStringLength = 128;
+
     /// <summary>The request's X-TC-Region (the default zone of new instances is its "-1").</summary>
     public string Region { get; init; } = "ap-guangzhou";
 
@@ -36,7 +46,41 @@ internal sealed class RequestArgs(JsonElement obj, string prefix = "")
         {
             return null;
         }
-        return value.ValueKind == JsonValueKind.String ? value.GetString() : throw TypeError(name, "a string");
+        return value.ValueKind == JsonValueKind.String ? Text(value, name) : throw TypeError(name, "a string");
+    }
+
+    /// <summary>A string parameter of at most <paramref name="maxLength"/> characters (one that the state keeps).</summary>
+    public string? BoundedString(string name, int maxLength = MaxStoredStringLength)
+    {
+        string? value = String(name);
+        return value is { Length: var n } && n > maxLength
+            ? throw new ApiException(ErrorCodes.InvalidParameterValueTooLong, $"The parameter {prefix}{name} has {n} characters; at most {maxLength} are accepted.")
+            : value;
+    }
+
+    private string Text(JsonElement value, string name)
+    {
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            // An escaped lone surrogate ("\ud800") parses as JSON but is not text.
+            throw TypeError(name, "a string of valid Unicode text");
+        }
+    }
+
+    private JsonElement.ArrayEnumerator BoundedArray(string name, JsonElement value, int max, string what)
+    {
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw TypeError(name, what);
+        }
+        int length = value.GetArrayLength();
+        return length > max
+            ? throw new ApiException(ErrorCodes.InvalidParameterValueLimitExceeded, $"The parameter {prefix}{name} has {length} values; at most {max} are accepted per request.")
+            : value.EnumerateArray();
     }
 
     public string RequiredString(string name) =>
@@ -89,14 +133,10 @@ internal sealed class RequestArgs(JsonElement obj, string prefix = "")
         {
             return null;
         }
-        if (value.ValueKind != JsonValueKind.Array)
-        {
-            throw TypeError(name, "an array of strings");
-        }
         var result = new List<string>();
-        foreach (var item in value.EnumerateArray())
+        foreach (var item in BoundedArray(name, value, MaxArrayLength, "an array of strings"))
         {
-            result.Add(item.ValueKind == JsonValueKind.String ? item.GetString()! : throw TypeError(name, "an array of strings"));
+            result.Add(item.ValueKind == JsonValueKind.String ? Text(item, name) : throw TypeError(name, "an array of strings"));
         }
         return result;
     }
@@ -116,13 +156,9 @@ internal sealed class RequestArgs(JsonElement obj, string prefix = "")
         {
             return [];
         }
-        if (value.ValueKind != JsonValueKind.Array)
-        {
-            throw TypeError(name, "an array of {\"Name\": ..., \"Values\": [...]}");
-        }
         var result = new List<Filter>();
         int i = 0;
-        foreach (var item in value.EnumerateArray())
+        foreach (var item in BoundedArray(name, value, MaxFilters, "an array of {\"Name\": ..., \"Values\": [...]}"))
         {
             var filter = new RequestArgs(item, $"{prefix}{name}.{i++}.");
             if (item.ValueKind != JsonValueKind.Object)

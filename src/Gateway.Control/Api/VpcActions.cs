@@ -31,9 +31,9 @@ internal static class VpcActions
         }
         var (ids, taskId) = plane.AllocateAddresses(
             args.Int("AddressCount") ?? 1,
-            args.String("AddressName") ?? "",
+            args.BoundedString("AddressName") ?? "",
             args.Int("InternetMaxBandwidthOut") ?? 1,
-            args.String("InternetChargeType") ?? DefaultChargeType);
+            args.BoundedString("InternetChargeType") ?? DefaultChargeType);
         return new JsonObject
         {
             ["AddressSet"] = new JsonArray([.. ids.Select(id => (JsonNode)id)]),

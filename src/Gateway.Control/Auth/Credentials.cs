@@ -81,7 +81,7 @@ public sealed record Credentials(string SecretId, string SecretKey)
         credentials = new Credentials(
             "AKID" + RandomNumberGenerator.GetString(Alphanumerics, 32),
             RandomNumberGenerator.GetString(Alphanumerics, 32));
-        Directory.CreateDirectory(stateDirectory);
+        Hosting.StateDirectory.Ensure(stateDirectory);
         string path = Path.Combine(stateDirectory, FileName);
         string temp = path + ".tmp";
         var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };

@@ -131,10 +131,18 @@ public sealed class GatewayHost : IAsyncDisposable
             }
         }
 
-        Directory.CreateDirectory(options.StateDirectory);
+        if (StateDirectory.Ensure(options.StateDirectory) is { } warning)
+        {
+            log.WriteLine($"gateway: warning: {warning}");
+        }
         string? generated = null;
         var credentials = options.Credentials ?? Credentials.LoadOrCreate(options.StateDirectory, out generated);
         var store = SqliteStore.Open(options.StateDirectory);
+        // SQLite creates the database, its WAL and its shared-memory file with the process's umask (often 0644).
+        foreach (string file in (string[])[store.Path, store.Path + "-wal", store.Path + "-shm"])
+        {
+            StateDirectory.MakeOwnerOnly(file);
+        }
         try
         {
             string vpcId = store.GetMeta("vpc_id") ?? NewMeta(store, "vpc_id", ResourceIds.VpcPrefix);

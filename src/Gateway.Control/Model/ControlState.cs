@@ -15,10 +15,12 @@ internal sealed class ChangeSet
     public long NextSeq { get; set; }
     /// <summary>The asynchronous-task record the API answers with (DescribeTaskResult), if the action has one.</summary>
     public (long Id, string Action)? Task { get; set; }
+    /// <summary>A RunInstances ClientToken and the instances it created, kept with them in the same transaction.</summary>
+    public (string Token, IReadOnlyList<string> InstanceIds)? ClientToken { get; set; }
 
     public bool IsEmpty =>
         PutInstances.Count == 0 && DeletedInstances.Count == 0 && PutAddresses.Count == 0 && DeletedAddresses.Count == 0
-        && Taken.Count == 0 && Returned.Count == 0 && Task is null;
+        && Taken.Count == 0 && Returned.Count == 0 && Task is null && ClientToken is null;
 }
 
 /// <summary>
@@ -32,6 +34,7 @@ internal sealed class ControlState
     private readonly Dictionary<uint, string> _instanceByPrivateIp = [];
     private readonly Dictionary<string, string> _addressByInstance = new(StringComparer.Ordinal);
     private readonly HashSet<long> _taskIds = [];
+    private readonly Dictionary<string, IReadOnlyList<string>> _clientTokens = new(StringComparer.Ordinal);
 
     public ControlState(PublicPool pool, Ipv4Cidr subnet, string vpcId, string subnetId)
     {
@@ -57,6 +60,11 @@ internal sealed class ControlState
         _addressByInstance.TryGetValue(instanceId, out string? addressId) ? _addresses[addressId] : null;
 
     public bool HasTask(long id) => _taskIds.Contains(id);
+
+    /// <summary>The instances a RunInstances with this ClientToken created; null when the token is new.</summary>
+    public IReadOnlyList<string>? InstancesOfClientToken(string token) => _clientTokens.GetValueOrDefault(token);
+
+    public void LoadClientToken(string token, IReadOnlyList<string> instanceIds) => _clientTokens[token] = instanceIds;
 
     /// <summary>The public address that translates to the instance: its EIP if one is bound, else its ordinary public IP.</summary>
     public uint? EffectivePublicIp(Instance instance) => AddressBoundTo(instance.Id)?.Ip ?? instance.OrdinaryPublicIp;
@@ -114,6 +122,10 @@ internal sealed class ControlState
             Pool.Return(ip, seq);
         }
         NextSeq = change.NextSeq;
+        if (change.ClientToken is { } clientToken)
+        {
+            _clientTokens[clientToken.Token] = clientToken.InstanceIds;
+        }
         if (change.Task is { } task)
         {
             _taskIds.Add(task.Id);

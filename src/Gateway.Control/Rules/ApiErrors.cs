@@ -23,6 +23,10 @@ public static class ErrorCodes
     public const string InvalidParameter = "InvalidParameter";
     public const string InvalidParameterValue = "InvalidParameterValue";
     public const string InvalidParameterValueRange = "InvalidParameterValue.Range";
+    /// <summary>More values than a parameter takes (an array of more than 100 ids, more than 10 filters).</summary>
+    public const string InvalidParameterValueLimitExceeded = "InvalidParameterValue.LimitExceeded";
+    /// <summary>A string longer than the parameter takes (names of more than 128 characters).</summary>
+    public const string InvalidParameterValueTooLong = "InvalidParameterValue.TooLong";
     public const string InvalidParameterCombination = "InvalidParameterCombination";
     public const string InvalidParameterConflict = "InvalidParameterConflict";
     public const string RequestSizeLimitExceeded = "RequestSizeLimitExceeded";

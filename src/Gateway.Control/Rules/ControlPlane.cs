@@ -21,7 +21,14 @@ internal sealed record RunInstancesCommand(
     string Name,
     string Zone,
     string InstanceType,
-    string ImageId);
+    string ImageId)
+{
+    /// <summary>
+    /// RunInstances' idempotency key (at most 64 ASCII characters): a request with a token already used returns the
+    /// instances that token created and creates nothing, so a retried or replayed RunInstances cannot create twice.
+    /// </summary>
+    public string? ClientToken { get; init; }
+}
 
 /// <summary>Limits the rules enforce.</summary>
 internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota, int MaxBandwidthOut = 65535)
@@ -164,6 +171,10 @@ internal sealed class ControlPlane
 
     public IReadOnlyList<string> RunInstances(RunInstancesCommand command) => Mutate(m =>
     {
+        if (command.ClientToken is { } token && _state.InstancesOfClientToken(token) is { } earlier)
+        {
+            return earlier; // the same request again (a retry after a lost answer, or a replay): nothing new.
+        }
         if (command.Count is < 1 or > ControlPlaneLimits.MaxIdsPerRequest)
         {
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InstanceCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {command.Count}.");
@@ -204,6 +215,10 @@ internal sealed class ControlPlane
             m.Put(new Instance(id, m.NextSeq(), name, privateIp, publicIp, command.BandwidthOut, command.InternetChargeType,
                 command.PublicIpAssigned ?? command.BandwidthOut > 0, command.Zone, command.InstanceType, command.ImageId, now));
             ids.Add(id);
+        }
+        if (command.ClientToken is { } newToken)
+        {
+            m.RecordClientToken(newToken, ids);
         }
         return (IReadOnlyList<string>)ids;
     });

@@ -17,6 +17,7 @@ internal sealed class Mutation
     private readonly List<(uint Ip, long Seq)> _returned = [];
     private long _nextSeq;
     private (long Id, string Action)? _task;
+    private (string Token, IReadOnlyList<string> InstanceIds)? _clientToken;
 
     public Mutation(ControlState state)
     {
@@ -33,6 +34,8 @@ internal sealed class Mutation
         _task = (_state.NextTaskId, action);
         return _state.NextTaskId;
     }
+
+    public void RecordClientToken(string token, IReadOnlyList<string> instanceIds) => _clientToken = (token, instanceIds);
 
     public Instance? FindInstance(string id) =>
         _instances.TryGetValue(id, out var pending) ? pending : _state.Instances.GetValueOrDefault(id);
@@ -138,7 +141,7 @@ internal sealed class Mutation
 
     public ChangeSet Finish()
     {
-        var change = new ChangeSet { NextSeq = _nextSeq, Task = _task };
+        var change = new ChangeSet { NextSeq = _nextSeq, Task = _task, ClientToken = _clientToken };
         foreach (var (id, pending) in _instances)
         {
             if (pending is not null)

@@ -72,6 +72,7 @@ internal sealed class SqliteStore : IDisposable
                 bandwidth INTEGER NOT NULL, charge_type TEXT NOT NULL, created TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS pool_free(ip INTEGER PRIMARY KEY, freed_seq INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS tasks(id INTEGER PRIMARY KEY, action TEXT NOT NULL, created TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS client_tokens(token TEXT PRIMARY KEY, instance_ids TEXT NOT NULL, created TEXT NOT NULL);
             """, tx);
         string? version = GetMeta(connection, "schema", tx);
         if (version is null)
@@ -147,6 +148,14 @@ internal sealed class SqliteStore : IDisposable
             state.NextTaskId = max + 1;
         }
         state.NextSeq = long.Parse(GetMeta("next_seq") ?? "1", CultureInfo.InvariantCulture);
+        using (var cmd = Command("SELECT token, instance_ids FROM client_tokens"))
+        using (var r = cmd.ExecuteReader())
+        {
+            while (r.Read())
+            {
+                state.LoadClientToken(r.GetString(0), r.GetString(1).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            }
+        }
 
         var storedFree = new Dictionary<uint, long>();
         using (var cmd = Command("SELECT ip, freed_seq FROM pool_free"))
@@ -264,6 +273,14 @@ internal sealed class SqliteStore : IDisposable
             using var cmd = Command("INSERT INTO tasks(id, action, created) VALUES ($id, $action, $created)", tx);
             cmd.Parameters.AddWithValue("$id", task.Id);
             cmd.Parameters.AddWithValue("$action", task.Action);
+            cmd.Parameters.AddWithValue("$created", FormatTime(DateTimeOffset.UtcNow));
+            cmd.ExecuteNonQuery();
+        }
+        if (change.ClientToken is { } clientToken)
+        {
+            using var cmd = Command("INSERT INTO client_tokens(token, instance_ids, created) VALUES ($token, $ids, $created)", tx);
+            cmd.Parameters.AddWithValue("$token", clientToken.Token);
+            cmd.Parameters.AddWithValue("$ids", string.Join(' ', clientToken.InstanceIds));
             cmd.Parameters.AddWithValue("$created", FormatTime(DateTimeOffset.UtcNow));
             cmd.ExecuteNonQuery();
         }

@@ -34,7 +34,7 @@ internal sealed partial class DaemonProcess : IDisposable
         }
     }
 
-    public ApiClient Client(HttpClient http) => new(http, Endpoint, ApiFixture.Keys);
+    public ApiClient Client(HttpClient http, Gateway.Control.Auth.Credentials? keys = null) => new(http, Endpoint, keys ?? ApiFixture.Keys);
 
     /// <summary>Where the build put gateway.dll: the Gateway.Cli project's output of the same configuration as this test.</summary>
     public static string GatewayDll
@@ -54,7 +54,12 @@ internal sealed partial class DaemonProcess : IDisposable
         }
     }
 
-    public static async Task<DaemonProcess> StartAsync(string stateDirectory, params string[] extra)
+    public static Task<DaemonProcess> StartAsync(string stateDirectory, params string[] extra) =>
+        StartAsync(stateDirectory, credentialsFromEnvironment: true, api: "127.0.0.1:0", extra);
+
+    /// <param name="credentialsFromEnvironment">false: no GATEWAY_SECRET_* in the daemon's environment (it uses or writes the state directory's file).</param>
+    /// <param name="api">The --api option; null leaves it out (the default address).</param>
+    public static async Task<DaemonProcess> StartAsync(string stateDirectory, bool credentialsFromEnvironment, string? api, params string[] extra)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -62,13 +67,21 @@ internal sealed partial class DaemonProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in (string[])[GatewayDll, "run", "--state", stateDirectory, "--api", "127.0.0.1:0",
+        foreach (string arg in (string[])[GatewayDll, "run", "--state", stateDirectory, .. (api is null ? (string[])[] : ["--api", api]),
             "--public-pool", "198.51.100.0/24", "--subnet", "10.2.0.0/24", .. extra])
         {
             info.ArgumentList.Add(arg);
         }
-        info.Environment["GATEWAY_SECRET_ID"] = ApiFixture.Keys.SecretId;
-        info.Environment["GATEWAY_SECRET_KEY"] = ApiFixture.Keys.SecretKey;
+        if (credentialsFromEnvironment)
+        {
+            info.Environment["GATEWAY_SECRET_ID"] = ApiFixture.Keys.SecretId;
+            info.Environment["GATEWAY_SECRET_KEY"] = ApiFixture.Keys.SecretKey;
+        }
+        else
+        {
+            info.Environment.Remove("GATEWAY_SECRET_ID");
+            info.Environment.Remove("GATEWAY_SECRET_KEY");
+        }
         var process = Process.Start(info)!;
         var ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
         var lines = new List<string>();
