@@ -10,7 +10,8 @@ set -euo pipefail
 # python3: the small TCP/UDP servers and clients the end-to-end tests run inside the namespaces.
 # ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs)
+# bc: the replay benchmark script adds up CPU seconds.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc)
 
 missing=()
 for p in "${packages[@]}"; do
