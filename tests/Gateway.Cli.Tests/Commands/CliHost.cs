@@ -51,21 +51,9 @@ internal static class CliHost
         return (process.ExitCode, output.ToArray(), errors.Result);
     }
 
-    public static string Root { get; } = FindRoot();
+    public static string Root => Gateway.TestSupport.RepositoryLayout.Root;
 
     public static string Captures => Path.Combine(Root, "captures");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("cannot find Gateway.sln above " + AppContext.BaseDirectory);
-    }
 
     public sealed record CorpusEntry(string Name, string Input, string Bindings, string? Events, string Expected, string Stats);
 

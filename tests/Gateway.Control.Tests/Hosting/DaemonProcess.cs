@@ -36,23 +36,8 @@ internal sealed partial class DaemonProcess : IDisposable
 
     public ApiClient Client(HttpClient http, Gateway.Control.Auth.Credentials? keys = null) => new(http, Endpoint, keys ?? ApiFixture.Keys);
 
-    /// <summary>Where the build put gateway.dll: the Gateway.Cli project's output of the same configuration as this test.</summary>
-    public static string GatewayDll
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            string configuration = dir.Parent!.Name; // bin/<Configuration>/net10.0/
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
-            {
-                dir = dir.Parent;
-            }
-            Assert.NotNull(dir);
-            string dll = Path.Combine(dir.FullName, "src", "Gateway.Cli", "bin", configuration, "net10.0", "gateway.dll");
-            Assert.True(File.Exists(dll), $"{dll} is missing; build Gateway.Cli first.");
-            return dll;
-        }
-    }
+    /// <summary>Where the build put gateway.dll.</summary>
+    public static string GatewayDll => Gateway.TestSupport.RepositoryLayout.GatewayDll;
 
     public static Task<DaemonProcess> StartAsync(string stateDirectory, params string[] extra) =>
         StartAsync(stateDirectory, credentialsFromEnvironment: true, api: "127.0.0.1:0", extra);

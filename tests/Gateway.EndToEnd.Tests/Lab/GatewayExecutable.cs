@@ -10,23 +10,8 @@ internal static partial class GatewayExecutable
 {
     public const string RunRoot = "/run/gateway-lab";
 
-    /// <summary>Where the build put gateway.dll: the Gateway.Cli project's output of the same configuration as this test.</summary>
-    public static string Dll
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            string configuration = dir.Parent!.Name; // bin/<Configuration>/net10.0/
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
-            {
-                dir = dir.Parent;
-            }
-            Assert.NotNull(dir);
-            string dll = Path.Combine(dir.FullName, "src", "Gateway.Cli", "bin", configuration, "net10.0", "gateway.dll");
-            Assert.True(File.Exists(dll), $"{dll} is missing; build Gateway.Cli first.");
-            return dll;
-        }
-    }
+    /// <summary>Where the build put gateway.dll.</summary>
+    public static string Dll => Gateway.TestSupport.RepositoryLayout.GatewayDll;
 
     public static string RepositoryRoot => Path.GetFullPath(Path.Combine(Path.GetDirectoryName(Dll)!, "..", "..", "..", "..", ".."));
 

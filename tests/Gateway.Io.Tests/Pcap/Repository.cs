@@ -5,21 +5,9 @@ namespace Gateway.Io.Pcap.Tests;
 /// <summary>Finds the repository (and its captures/ corpus) from the test binaries' folder.</summary>
 internal static class Repository
 {
-    public static string Root { get; } = FindRoot();
+    public static string Root => Gateway.TestSupport.RepositoryLayout.Root;
 
     public static string Captures => Path.Combine(Root, "captures");
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Gateway.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException("cannot find Gateway.sln above " + AppContext.BaseDirectory);
-    }
 
     /// <summary>Every capture file in captures/ (inputs and expected outputs).</summary>
     public static IEnumerable<object[]> CaptureFiles() =>
