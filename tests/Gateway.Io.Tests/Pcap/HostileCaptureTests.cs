@@ -1,5 +1,6 @@
 using Gateway.CaptureGenerator;
 using static Gateway.Io.Pcap.Tests.HostileCapture;
+using static Gateway.TestSupport.HostileCaptures;
 
 namespace Gateway.Io.Pcap.Tests;
 
