@@ -126,6 +126,12 @@ public sealed class CaptureReader
                 ? "the input is empty; expected a pcap or pcapng capture."
                 : string.Create(CultureInfo.InvariantCulture, $"only {unconsumed} bytes: too short for a pcap or pcapng file header."));
         }
+        if (_format == CaptureFileFormat.Pcapng && _records == 0 && unconsumed > 0)
+        {
+            // As a pcap file shorter than its 24-byte header: without a whole section header block there is no capture.
+            CaptureThrowHelper.ThrowHeader(_source, string.Create(CultureInfo.InvariantCulture,
+                $"only {unconsumed} bytes of a pcapng section header block (at byte offset 0): too short for a pcapng file."));
+        }
         string? warning = null;
         long truncatedAt = -1;
         if (unconsumed > 0 || _skipRemaining > 0)

@@ -47,6 +47,18 @@ public class HostileCaptureTests
         Assert.Equal(0, e.Offset);
     }
 
+    [Theory]
+    [InlineData(4)]
+    [InlineData(12)]
+    [InlineData(27)]
+    public void PcapngEndingInsideItsSectionHeaderBlock_IsNotACapture(int length)
+    {
+        // Like a pcap file shorter than its header: an error, not an empty capture with a warning.
+        var e = ReadError(Shb()[..length]);
+        Assert.Equal((0, 0L), (e.RecordNumber, e.Offset));
+        Assert.Contains($"only {length} bytes of a pcapng section header block (at byte offset 0): too short for a pcapng file", e.Message, StringComparison.Ordinal);
+    }
+
     // ---------------------------------------------------------------- absurd snap lengths
 
     [Theory]
@@ -423,7 +435,7 @@ public class HostileCaptureTests
                 if (outcome.Error != null)
                 {
                     // Only a prefix that is not yet a capture at all may fail: one shorter than the file header.
-                    Assert.True(length < (name == "pcap" ? 24 : 28), $"prefix {length}: {outcome.Error.Message}");
+                    Assert.True(length < HeaderLength(bytes, name), $"prefix {length}: {outcome.Error.Message}");
                     Assert.Equal(0, outcome.Error.Offset);
                     errors++;
                     continue;
@@ -447,6 +459,14 @@ public class HostileCaptureTests
         }
         Assert.True(errors > 0 && warnings > 0 && clean > 0, $"{errors} errors, {warnings} warnings, {clean} clean");
     }
+
+    /// <summary>pcap's 24-byte file header, or the whole pcapng section header block.</summary>
+    private static int HeaderLength(byte[] bytes, string name) => name switch
+    {
+        "pcap" => 24,
+        "pcapng" => (int)BitConverter.ToUInt32(bytes, 4),
+        _ => (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(4)),
+    };
 
     /// <summary>True when a prefix of <paramref name="length"/> bytes ends exactly after a pcap record or pcapng block.</summary>
     private static bool IsBlockBoundary(byte[] bytes, string name, int length)
