@@ -1,4 +1,5 @@
 using Gateway.CaptureGenerator;
+using Xunit.Abstractions;
 using static Gateway.Io.Pcap.Tests.HostileCapture;
 using static Gateway.TestSupport.HostileCaptures;
 
@@ -9,7 +10,7 @@ namespace Gateway.Io.Pcap.Tests;
 /// resolutions. Each must end in frames (perhaps with a warning naming an offset) or in a <see cref="CaptureFormatException"/>
 /// naming the record or block and its byte offset; never another exception, never a hang.
 /// </summary>
-public class HostileCaptureTests
+public class HostileCaptureTests(ITestOutputHelper output)
 {
     private const int ShbLength = 28;
     private const int IdbLength = 20;
@@ -457,6 +458,7 @@ public class HostileCaptureTests
                 }
             }
         }
+        output.WriteLine($"{name}: {bytes.Length + 1} prefixes × 2 buffer sizes: {errors} errors, {warnings} warnings, {clean} clean");
         Assert.True(errors > 0 && warnings > 0 && clean > 0, $"{errors} errors, {warnings} warnings, {clean} clean");
     }
 
@@ -509,6 +511,46 @@ public class HostileCaptureTests
                 }
             }
         }
+        output.WriteLine($"{name}: {errors} refused, {read} read");
+        Assert.True(errors > 0 && read > 0, $"{errors} refused, {read} read");
+    }
+    [Theory]
+    [MemberData(nameof(SmallFiles))]
+    public void ThousandsOfRandomMutations_AreReadOrRefusedNeverAnotherException(string name)
+    {
+        // Seeded, so a failure reproduces: overwrite 1-4 random 32-bit fields (lengths, ids, magic numbers, options),
+        // sometimes with a value near a boundary, and sometimes cut the file as well.
+        byte[] original = Small(name);
+        var random = new Random(name.Length * 7919);
+        uint[] interesting = [0, 1, 3, 11, 12, 13, 16, 0x7FFF, 0xFFFF, 0x3FFFF, 0x40000, 0x40001, 0x7FFFFFFF, 0x80000000, 0xFFFFFFF0, 0xFFFFFFFC, 0xFFFFFFFF];
+        int errors = 0, read = 0;
+        for (int i = 0; i < 3000; i++)
+        {
+            byte[] bytes = (byte[])original.Clone();
+            for (int n = random.Next(1, 5); n > 0; n--)
+            {
+                int at = random.Next(0, bytes.Length - 4);
+                uint value = random.Next(2) == 0 ? interesting[random.Next(interesting.Length)] : (uint)random.NextInt64(0, 1L << 32);
+                byte[] field = random.Next(2) == 0 ? U32(value) : [.. U32(value).Reverse()];
+                field.CopyTo(bytes, at);
+            }
+            if (random.Next(4) == 0)
+            {
+                bytes = bytes[..random.Next(0, bytes.Length)];
+            }
+            var outcome = Read(bytes, random.Next(2) == 0 ? 4096 : random.Next(1, 64));
+            if (outcome.Error != null)
+            {
+                Assert.InRange(outcome.Error.Offset, 0, bytes.Length);
+                errors++;
+            }
+            else
+            {
+                Assert.InRange(outcome.Result!.TruncatedOffset, -1, bytes.Length - 1);
+                read++;
+            }
+        }
+        output.WriteLine($"{name}: {errors} refused, {read} read");
         Assert.True(errors > 0 && read > 0, $"{errors} refused, {read} read");
     }
 }
