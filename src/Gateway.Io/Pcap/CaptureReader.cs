@@ -95,6 +95,9 @@ public sealed class CaptureReader
     public static PipeReader CreatePipe(Stream stream, bool leaveOpen = false) =>
         PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1024 * 1024, minimumReadSize: 256 * 1024, leaveOpen: leaveOpen));
 
+    /// <summary>The container, once the first bytes have told it (pcap until then).</summary>
+    public CaptureFileFormat Format => _format;
+
     /// <summary>Every interface declared so far, by global index.</summary>
     public IReadOnlyList<CaptureInterface> Interfaces => _interfaces;
 

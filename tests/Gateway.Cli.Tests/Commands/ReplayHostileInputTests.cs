@@ -30,7 +30,7 @@ public sealed class ReplayHostileInputTests : IDisposable
         { "a pcapng EPB claiming 2 GiB", [.. Shb(), .. Idb(), .. Block(6, Frame(40), length: 0x80000000)], "block 3 at byte offset 48: enhanced packet block: block length 2147483648 exceeds the limit" },
         { "a pcapng block length of 13", [.. Shb(), .. Idb(), .. Block(0xBAD, Frame(20), length: 13)], "block 3 at byte offset 48: block of type 0x00000BAD: block length 13 is not a multiple of 4" },
         { "an EPB on an undeclared interface", [.. Shb(), .. Idb(), .. Epb(3, Frame(60))], "block 3 at byte offset 48: enhanced packet block: it refers to interface 3, but this section declared 1 interface(s)" },
-        { "an IDB with an unknown link type", [.. Shb(), .. Idb(linkType: 147), .. Epb(0, Frame(60))], "record 3 at byte offset 48: link type 147 is not supported" },
+        { "an IDB with an unknown link type", [.. Shb(), .. Idb(linkType: 147), .. Epb(0, Frame(60))], "block 3 at byte offset 48: link type 147 is not supported" },
         { "an absurd if_tsresol", [.. Shb(), .. Idb(options: [.. Option(9, [0xFF]), .. EndOfOptions]), .. Epb(0, Frame(60))], "block 2 at byte offset 28: interface description block: if_tsresol 0xFF" },
     };
 
