@@ -95,6 +95,9 @@ public sealed class CaptureReader
     public static PipeReader CreatePipe(Stream stream, bool leaveOpen = false) =>
         PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1024 * 1024, minimumReadSize: 256 * 1024, leaveOpen: leaveOpen));
 
+    /// <summary>The container, once the first bytes have told it (pcap until then).</summary>
+    public CaptureFileFormat Format => _format;
+
     /// <summary>Every interface declared so far, by global index.</summary>
     public IReadOnlyList<CaptureInterface> Interfaces => _interfaces;
 
@@ -125,6 +128,12 @@ public sealed class CaptureReader
             CaptureThrowHelper.ThrowHeader(_source, unconsumed == 0
                 ? "the input is empty; expected a pcap or pcapng capture."
                 : string.Create(CultureInfo.InvariantCulture, $"only {unconsumed} bytes: too short for a pcap or pcapng file header."));
+        }
+        if (_format == CaptureFileFormat.Pcapng && _records == 0 && unconsumed > 0)
+        {
+            // As a pcap file shorter than its 24-byte header: without a whole section header block there is no capture.
+            CaptureThrowHelper.ThrowHeader(_source, string.Create(CultureInfo.InvariantCulture,
+                $"only {unconsumed} bytes of a pcapng section header block (at byte offset 0): too short for a pcapng file."));
         }
         string? warning = null;
         long truncatedAt = -1;

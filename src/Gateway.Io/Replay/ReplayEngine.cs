@@ -36,6 +36,8 @@ public sealed class ReplayEngine
     private readonly CaptureWriter _writer;
     private readonly string _source;
     private readonly IReadOnlyList<BindingEvent> _events;
+    /// <summary>The reader of the current run: its format names a frame's place in messages ("record" or "block").</summary>
+    private CaptureReader? _reader;
     private int _nextEvent;
     /// <summary>Capture time (ns) of the next event; long.MaxValue when none is left, so the per-frame test is one compare.</summary>
     private long _nextEventAt = long.MaxValue;
@@ -71,6 +73,7 @@ public sealed class ReplayEngine
         ArgumentNullException.ThrowIfNull(input);
         var stopwatch = Stopwatch.StartNew();
         var reader = new CaptureReader(CaptureReader.CreatePipe(input, leaveOpen: true), _source);
+        _reader = reader;
         CaptureReadResult read = await reader.ReadAllAsync(new Handler(this), cancellationToken).ConfigureAwait(false);
         stopwatch.Stop();
         return new ReplayResult
@@ -178,6 +181,6 @@ public sealed class ReplayEngine
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowUnsupportedLinkType(in CaptureFrame frame) =>
         throw new CaptureFormatException(string.Create(CultureInfo.InvariantCulture,
-            $"{_source}: record {frame.RecordNumber} at byte offset {frame.Offset}: link type {LinkTypes.Describe(frame.Interface.LinkType)} is not supported; replay handles {LinkTypes.SupportedList}. Convert the capture first (e.g. re-capture with tcpdump -i <interface> on an Ethernet interface)."),
+            $"{_source}: {(_reader?.Format == CaptureFileFormat.Pcapng ? "block" : "record")} {frame.RecordNumber} at byte offset {frame.Offset}: link type {LinkTypes.Describe(frame.Interface.LinkType)} is not supported; replay handles {LinkTypes.SupportedList}. Convert the capture first (e.g. re-capture with tcpdump -i <interface> on an Ethernet interface)."),
             frame.RecordNumber, frame.Offset);
 }

@@ -102,7 +102,8 @@ public class CaptureReaderTests
     {
         byte[] bytes = File.ReadAllBytes(Path.Combine(Repository.Captures, file));
         var whole = OurReader.Read(bytes).Frames;
-        int headerLength = file.EndsWith(".pcapng", StringComparison.Ordinal) ? 28 : 24;
+        // The file header: pcap's 24 bytes, or the whole first pcapng block (the SHB, options included).
+        int headerLength = file.EndsWith(".pcapng", StringComparison.Ordinal) ? (int)BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4)) : 24;
         for (int length = headerLength; length < bytes.Length; length++)
         {
             var (frames, _, result) = OurReader.Read(bytes[..length], bufferSize: 512);
