@@ -1,3 +1,5 @@
+using Gateway.Packets;
+
 namespace Gateway.Control.Model;
 
 /// <summary>What one accepted request changes, written to the store in one transaction and then applied here.</summary>

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Gateway.Control.Model;
 using Microsoft.Data.Sqlite;
+using Gateway.Packets;
 
 namespace Gateway.Control.Store;
 

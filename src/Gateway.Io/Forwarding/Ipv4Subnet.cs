@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Globalization;
 using Gateway.Packets;
 
 namespace Gateway.Io.Forwarding;
@@ -11,7 +10,7 @@ public readonly record struct Ipv4Subnet
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(prefixLength, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(prefixLength, 30); // a /31 or /32 leaves no gateway and instance
-        Mask = prefixLength == 0 ? 0 : uint.MaxValue << (32 - prefixLength);
+        Mask = new Ipv4Cidr(network, prefixLength).Mask;
         if ((network & ~Mask) != 0)
         {
             throw new ArgumentException($"{Ipv4Address.Format(network)}/{prefixLength} has host bits set; the network is {Ipv4Address.Format(network & Mask)}/{prefixLength}.", nameof(network));
@@ -37,21 +36,15 @@ public readonly record struct Ipv4Subnet
     /// <summary>Parses "a.b.c.d/len" (strict dotted quad, prefix 0–30, no host bits).</summary>
     public static bool TryParse([NotNullWhen(true)] string? text, out Ipv4Subnet subnet)
     {
+        // The strict prefix parser the control plane uses; a subnet also needs an explicit length that leaves
+        // room for a gateway and an instance.
         subnet = default;
-        int slash = text?.IndexOf('/', StringComparison.Ordinal) ?? -1;
-        if (slash < 0
-            || !Ipv4Address.TryParse(text![..slash], out uint network)
-            || !int.TryParse(text.AsSpan(slash + 1), NumberStyles.None, CultureInfo.InvariantCulture, out int length)
-            || length > 30)
+        if (text is null || !text.Contains('/', StringComparison.Ordinal)
+            || !Ipv4Cidr.TryParse(text, out var cidr, out _) || cidr.PrefixLength > 30)
         {
             return false;
         }
-        uint mask = length == 0 ? 0 : uint.MaxValue << (32 - length);
-        if ((network & ~mask) != 0)
-        {
-            return false;
-        }
-        subnet = new Ipv4Subnet(network, length);
+        subnet = new Ipv4Subnet(cidr.Network, cidr.PrefixLength);
         return true;
     }
 

@@ -3,6 +3,7 @@ using System.Net;
 using Gateway.Control.Auth;
 using Gateway.Control.Hosting;
 using Gateway.Control.Model;
+using Gateway.Packets;
 
 namespace Gateway.Cli.Commands.Tests;
 

@@ -7,6 +7,7 @@ using System.Text.Json.Nodes;
 using Gateway.Control.Auth;
 using Gateway.Control.Hosting;
 using Gateway.Control.Model;
+using Gateway.Packets;
 
 namespace Gateway.Control.Api.Tests;
 

@@ -7,6 +7,7 @@ using Gateway.Control.Auth;
 using Gateway.Control.Hosting;
 using Gateway.Control.Hosting.Tests;
 using Gateway.Control.Rules;
+using Gateway.Packets;
 
 namespace Gateway.Control.Hardening.Tests;
 
@@ -121,7 +122,7 @@ public sealed class AccessTests : IDisposable
     [Fact]
     public void TheDefaultApiAddress_IsLoopback()
     {
-        var options = new GatewayOptions { StateDirectory = _state, PublicPools = [], Subnet = Gateway.Control.Model.Ipv4Cidr.Parse("10.0.0.0/24") };
+        var options = new GatewayOptions { StateDirectory = _state, PublicPools = [], Subnet = Ipv4Cidr.Parse("10.0.0.0/24") };
 
         Assert.True(IPAddress.IsLoopback(options.ApiEndPoint.Address));
     }

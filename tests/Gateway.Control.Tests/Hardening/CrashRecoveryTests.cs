@@ -8,6 +8,7 @@ using Gateway.Control.Hosting;
 using Gateway.Control.Hosting.Tests;
 using Gateway.Control.Model;
 using Xunit.Abstractions;
+using Gateway.Packets;
 
 namespace Gateway.Control.Hardening.Tests;
 

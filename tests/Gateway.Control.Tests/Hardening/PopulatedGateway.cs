@@ -6,6 +6,7 @@ using Gateway.Control.Api;
 using Gateway.Control.Api.Tests;
 using Gateway.Control.Hosting;
 using Gateway.Control.Model;
+using Gateway.Packets;
 
 namespace Gateway.Control.Hardening.Tests;
 

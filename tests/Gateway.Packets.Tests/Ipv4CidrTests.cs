@@ -1,4 +1,4 @@
-namespace Gateway.Control.Model.Tests;
+namespace Gateway.Packets.Tests;
 
 public sealed class Ipv4CidrTests
 {

@@ -1,7 +1,6 @@
 using System.Globalization;
-using Gateway.Packets;
 
-namespace Gateway.Control.Model;
+namespace Gateway.Packets;
 
 /// <summary>An IPv4 prefix such as 198.51.100.0/24, parsed strictly.</summary>
 public readonly record struct Ipv4Cidr(uint Network, int PrefixLength)
