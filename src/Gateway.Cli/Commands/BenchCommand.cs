@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Gateway.Cli.Infrastructure;
 using Gateway.DataPlane.Bench;
+using Gateway.Io.Pcap;
 
 namespace Gateway.Cli.Commands;
 
@@ -123,17 +124,13 @@ internal static class BenchCommand
 
     private static void WriteAtomically(string path, string text)
     {
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         try
         {
-            File.WriteAllText(temp, text);
-            File.Move(temp, full, overwrite: true);
+            OutputFile.WriteAllText(path, text);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            File.Delete(temp);
-            throw new FailureException($"cannot write {full}: {e.Message} Check that the folder exists and is writable.", e);
+            throw new FailureException($"cannot write {Path.GetFullPath(path)}: {e.Message} Check that the folder exists and is writable.", e);
         }
     }
 

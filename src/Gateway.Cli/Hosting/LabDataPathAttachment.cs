@@ -138,9 +138,7 @@ internal sealed class LabDataPathAttachment : IDataPath
         }
         try
         {
-            string temp = _statsPath + ".tmp";
-            File.WriteAllText(temp, json);
-            File.Move(temp, _statsPath, overwrite: true);
+            Gateway.Io.Pcap.OutputFile.WriteAllText(_statsPath, json);
         }
         catch (IOException e)
         {

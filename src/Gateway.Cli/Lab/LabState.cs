@@ -72,9 +72,6 @@ internal sealed class LabState
     public void Save()
     {
         System.IO.Directory.CreateDirectory(Dir);
-        string path = Path.Combine(Dir, FileName);
-        string temp = path + ".tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(this, s_json));
-        File.Move(temp, path, overwrite: true);
+        Gateway.Io.Pcap.OutputFile.WriteAllText(Path.Combine(Dir, FileName), JsonSerializer.Serialize(this, s_json));
     }
 }
