@@ -172,8 +172,11 @@ public sealed class Translator
         return reason;
     }
 
-    /// <summary>Offset of the IPv4 header after the Ethernet header and any VLAN tags.</summary>
-    internal static int FindIpv4(ReadOnlySpan<byte> frame, out DropReason reason)
+    /// <summary>
+    /// Offset of the IPv4 header after the Ethernet header and up to <see cref="Ethernet.MaxVlanTags"/> VLAN tags;
+    /// <paramref name="reason"/> is <see cref="DropReason.None"/> when the frame carries IPv4 (its header is not checked here).
+    /// </summary>
+    public static int FindIpv4(ReadOnlySpan<byte> frame, out DropReason reason)
     {
         int typeOffset = Ethernet.TypeOffset;
         if (frame.Length < Ethernet.HeaderLength)

@@ -277,7 +277,7 @@ public sealed class LabDataPath : IDisposable
         {
             return;
         }
-        uint destination = ReadAddress(frame, Ipv4.DestinationOffset);
+        uint destination = ReadAddress(frame, Ipv4Offset(frame), Ipv4.DestinationOffset);
         DeliverIntoVpc(frame, wireLength, destination, now, _internetCounters);
     }
 
@@ -312,13 +312,14 @@ public sealed class LabDataPath : IDisposable
         {
             return;
         }
-        uint newDestination = ReadAddress(frame, Ipv4.DestinationOffset);
+        // Forwarded, so the frame is IPv4 with a whole header and l3 is where it starts (translation keeps the L2 layout).
+        uint newDestination = ReadAddress(frame, l3, Ipv4.DestinationOffset);
         if (newDestination != destination)
         {
             DeliverIntoVpc(frame, wireLength, newDestination, now, _vpcCounters); // hairpin: DNAT happened too
             return;
         }
-        uint publicSource = ReadAddress(frame, Ipv4.SourceOffset);
+        uint publicSource = ReadAddress(frame, l3, Ipv4.SourceOffset);
         _internet.Deliver(frame, wireLength, _internetGateway != 0 ? _internetGateway : newDestination, publicSource, now, _vpcCounters);
     }
 
@@ -383,30 +384,16 @@ public sealed class LabDataPath : IDisposable
         }
     }
 
-    /// <summary>Offset of the IPv4 header after up to four VLAN tags, when the frame is IPv4 with a whole minimal header; else -1.</summary>
+    /// <summary>Offset of the IPv4 header (after the VLAN tags the translator accepts) when the frame is IPv4 with a whole minimal header; else -1.</summary>
     private static int Ipv4Offset(ReadOnlySpan<byte> frame)
     {
-        int typeOffset = Ethernet.TypeOffset;
-        for (int tags = 0; typeOffset + 2 <= frame.Length; tags++)
-        {
-            ushort etherType = BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(typeOffset));
-            if (etherType == Ethernet.TypeIpv4)
-            {
-                int l3 = typeOffset + 2;
-                return l3 + Ipv4.MinHeaderLength <= frame.Length ? l3 : -1;
-            }
-            if (!Ethernet.IsVlanTag(etherType) || tags == Ethernet.MaxVlanTags)
-            {
-                return -1;
-            }
-            typeOffset += Ethernet.VlanTagLength;
-        }
-        return -1;
+        int l3 = Translator.FindIpv4(frame, out DropReason reason);
+        return reason == DropReason.None && l3 + Ipv4.MinHeaderLength <= frame.Length ? l3 : -1;
     }
 
-    /// <summary>An address of a frame the translator has just forwarded (so it is IPv4 with a whole header).</summary>
-    private static uint ReadAddress(ReadOnlySpan<byte> frame, int field) =>
-        BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(Ipv4Offset(frame) + field));
+    /// <summary>An address of a frame the translator has just forwarded (so it is IPv4 with a whole header at <paramref name="l3"/>).</summary>
+    private static uint ReadAddress(ReadOnlySpan<byte> frame, int l3, int field) =>
+        BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(l3 + field));
 
     /// <summary>Stops the workers, drops what still waits for ARP (counted), and closes the ports (TAP devices disappear).</summary>
     public void Dispose()
