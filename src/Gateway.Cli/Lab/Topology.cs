@@ -38,6 +38,12 @@ internal sealed partial record Topology(
     IReadOnlyList<InternetHost> InternetHosts,
     IReadOnlyList<InstanceNode> Instances)
 {
+    /// <summary><c>gateway.workers</c>: the daemon's <c>--workers</c> (null: its default, one per core).</summary>
+    public int? Workers { get; init; }
+
+    /// <summary><c>gateway.tapOffloads</c>: the daemon's <c>--tap-offloads</c> (null: its default, on).</summary>
+    public bool? TapOffloads { get; init; }
+
     private static readonly Ipv4Cidr[] s_testNets = [Ipv4Cidr.Parse("192.0.2.0/24"), Ipv4Cidr.Parse("198.51.100.0/24"), Ipv4Cidr.Parse("203.0.113.0/24")];
 
     [GeneratedRegex("^[a-z0-9-]{1,12}$")]
@@ -99,6 +105,8 @@ internal sealed partial record Topology(
 
             bool veth = false;
             uint? internetGateway = null;
+            int? workers = null;
+            bool? tapOffloads = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -121,6 +129,12 @@ internal sealed partial record Topology(
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
                 }
+                workers = Int(gateway, "workers", "gateway.workers");
+                if (workers is < 1 or > 256)
+                {
+                    throw Error("gateway.workers", $"{workers} is not 1 to 256 (the data-path worker threads; each owns one queue of every TAP).");
+                }
+                tapOffloads = Bool(gateway, "tapOffloads", "gateway.tapOffloads");
             }
 
             var internet = Member(root, "internet") ?? throw Error("internet", "is required (subnet and hosts).");
@@ -199,7 +213,11 @@ internal sealed partial record Topology(
             {
                 throw Error("nodes", "two instances ask for the same privateAddress.");
             }
-            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances);
+            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances)
+            {
+                Workers = workers,
+                TapOffloads = tapOffloads,
+            };
         }
 
         private void ReadNodes(JsonElement array, string field, List<InternetHost> hosts, List<InstanceNode> instances, HashSet<string> names, Ipv4Cidr internetSubnet, Ipv4Cidr vpcSubnet, bool internetOnly)
