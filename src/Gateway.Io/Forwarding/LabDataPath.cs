@@ -153,6 +153,15 @@ public sealed class LabDataPath : IDisposable
         }
     }
 
+    /// <summary>Starts forwarding between two ports that are already open (tests: ports in memory).</summary>
+    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
+    {
+        options.Validate(portsGiven: true);
+        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal());
+        path.StartThreads();
+        return path;
+    }
+
     private static TapOptions TapOptionsFor(LabDataPathOptions options, MacAddress? interfaceMac) => new()
     {
         Queues = options.Workers,

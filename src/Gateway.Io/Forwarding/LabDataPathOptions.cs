@@ -75,8 +75,13 @@ public sealed record LabDataPathOptions
     /// <summary>tun's MAX_TAP_QUEUES.</summary>
     public const int MaxWorkers = 256;
 
-    internal void Validate()
+    internal void Validate(bool portsGiven = false)
     {
+        if (portsGiven)
+        {
+            ValidateAddressing();
+            return;
+        }
         if ((InternetTap is null) == (InternetInterface is null))
         {
             throw new ArgumentException("Give the internet side exactly one of a TAP device to create (--internet-tap) or an existing interface (--internet-if).");
@@ -89,6 +94,11 @@ public sealed record LabDataPathOptions
         {
             throw new ArgumentException($"The internet and VPC TAP devices must have different names (both are '{InternetTap}').");
         }
+        ValidateAddressing();
+    }
+
+    private void ValidateAddressing()
+    {
         uint gateway = VpcGateway ?? VpcSubnet.FirstUsable;
         if (!VpcSubnet.Contains(gateway) || gateway == VpcSubnet.Network || gateway == VpcSubnet.Broadcast)
         {

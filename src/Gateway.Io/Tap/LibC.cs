@@ -65,6 +65,13 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nstype);
 
+    /// <summary>eventfd(2) flags.</summary>
+    public const int EfdNonBlock = 0x800;
+    public const int EfdCloExec = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initialValue, int flags);
+
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);
 
