@@ -20,7 +20,7 @@ internal static class RunCommand
                            [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
                            [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
                            [--internet-gateway <ip>] [--vpc-gateway <ip>] [--stats-interval <seconds>]
-                           [--workers <n>] [--tap-offloads on|off]
+                           [--workers <n>] [--tap-offloads on|off] [--worker-nice <n>]
 
           --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
           --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
@@ -44,6 +44,8 @@ internal static class RunCommand
                                  does both directions of the flows the kernel steers to that queue
           --tap-offloads on|off  TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (default on); off gives
                                  plain MTU-sized frames, one system call each way per frame
+          --worker-nice <n>      nice value of the worker threads, -20 to 19 (default -10: a woken worker runs before
+                                 ordinary processes, as the kernel's own forwarding does; 0 leaves them alone)
 
         Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
         SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
@@ -116,11 +118,13 @@ internal static class RunCommand
         string? workersText = args.Optional("--workers");
         int workers = args.Int("--workers", Environment.ProcessorCount, 1, LabDataPathOptions.MaxWorkers);
         string? offloadsText = args.Optional("--tap-offloads");
+        string? niceText = args.Optional("--worker-nice");
+        int workerNice = args.Int("--worker-nice", -10, -20, 19);
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
             string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
-                : workersText is not null ? "--workers" : offloadsText is not null ? "--tap-offloads" : null;
+                : workersText is not null ? "--workers" : offloadsText is not null ? "--tap-offloads" : niceText is not null ? "--worker-nice" : null;
             if (orphan is not null)
             {
                 throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
@@ -172,6 +176,7 @@ internal static class RunCommand
             InternetGateway = internetGateway,
             Workers = workers,
             TapOffloads = tapOffloads,
+            WorkerNice = workerNice,
         };
     }
 

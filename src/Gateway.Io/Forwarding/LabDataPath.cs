@@ -300,6 +300,11 @@ public sealed class LabDataPath : IDisposable
         var fds = stackalloc LibC.PollFd[2];
         int timeout = _options.PollMilliseconds;
         w.SampleAllocations(); // live from the start: a worker no flow reaches still shows what it allocated
+        if (_options.WorkerNice != 0)
+        {
+            // Best effort: without CAP_SYS_NICE a negative nice is refused, and the worker runs at the default.
+            LibC.SetPriority(LibC.PrioProcess, (uint)LibC.GetTid(), _options.WorkerNice);
+        }
         while (!_stop.IsSet)
         {
             int count = 0, internetAt = -1, vpcAt = -1;
