@@ -55,9 +55,9 @@ internal static class RunCommand
         var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
             "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (GSO super-frames of up to 64 KiB, translated once); off: plain MTU-sized frames, one system call each way per frame",
             "on", [("on", "on"), ("off", "off")])); // strings: System.CommandLine would take an Option<bool> for a flag
-        var workerNice = command.Define(CliSymbols.OptionalInt("--worker-nice", "n",
-            "nice value of the worker threads (default -10: a woken worker runs before ordinary processes, as the kernel's own forwarding does; 0 leaves them alone)",
-            -20, 19));
+        var workerPriority = command.Define(CliSymbols.Choice("--worker-priority",
+            "how workers are scheduled: realtime (SCHED_FIFO while they keep up, a 2 ms budget as the kernel's own forwarding has, then nice -10 until they catch up), high (nice -10), normal",
+            "realtime", [("realtime", WorkerPriority.Realtime), ("high", WorkerPriority.High), ("normal", WorkerPriority.Normal)]));
 
         command.SetRun(p =>
         {
@@ -85,7 +85,7 @@ internal static class RunCommand
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
                 InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
                 p.GetValue(internetGateway), p.GetValue(vpcGateway),
-                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetValue(workerNice)));
+                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetResult(workerPriority) is { Implicit: false } ? p.GetValue(workerPriority) : null));
             int interval = p.GetValue(statsInterval);
             if (dataPath is not null)
             {
@@ -101,8 +101,8 @@ internal static class RunCommand
         return command;
     }
 
-    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-nice</c>.</summary>
-    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, int? WorkerNice = null);
+    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-priority</c>.</summary>
+    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, WorkerPriority? WorkerPriority = null);
 
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
     internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
@@ -113,7 +113,7 @@ internal static class RunCommand
         if (!anyPort)
         {
             string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
-                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerNice is not null ? "--worker-nice" : null;
+                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerPriority is not null ? "--worker-priority" : null;
             if (orphan is not null)
             {
                 throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
@@ -159,7 +159,7 @@ internal static class RunCommand
             InternetGateway = internetGateway,
             Workers = tuning.Workers ?? Environment.ProcessorCount,
             TapOffloads = tuning.TapOffloads ?? true,
-            WorkerNice = tuning.WorkerNice ?? -10,
+            WorkerPriority = tuning.WorkerPriority ?? WorkerPriority.Realtime,
         };
     }
 

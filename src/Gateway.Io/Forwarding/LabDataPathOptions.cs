@@ -66,12 +66,8 @@ public sealed record LabDataPathOptions
     /// <summary>The TAP devices' txqueuelen: frames the kernel holds per queue for a worker before it drops them (port-overrun).</summary>
     public int TapTxQueueLength { get; init; } = Tap.TapOptions.DefaultTxQueueLength;
 
-    /// <summary>
-    /// The nice value of the worker threads (Linux, per thread): -10 by default, so that on a busy machine a worker
-    /// woken by a frame runs before ordinary processes, as the kernel's own forwarding (softirq) does. 0 leaves them
-    /// alone; a process without CAP_SYS_NICE keeps 0 quietly.
-    /// </summary>
-    public int WorkerNice { get; init; } = -10;
+    /// <summary>How the worker threads are scheduled (<see cref="Forwarding.WorkerPriority"/>); default realtime.</summary>
+    public WorkerPriority WorkerPriority { get; init; } = WorkerPriority.Realtime;
 
     /// <summary>Most frames a worker takes from one queue per wake-up before processing them.</summary>
     public int BatchSize { get; init; } = 64;
@@ -117,10 +113,6 @@ public sealed record LabDataPathOptions
             throw new ArgumentException($"Workers must be 1 to {MaxWorkers} (a TAP device has at most 256 queues); {Workers} was given.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(TapTxQueueLength, 1);
-        if (WorkerNice is < -20 or > 19)
-        {
-            throw new ArgumentException($"WorkerNice must be a nice value, -20 to 19; {WorkerNice} was given.");
-        }
         ArgumentOutOfRangeException.ThrowIfLessThan(PollMilliseconds, 1);
         Neighbours.Validate();
     }

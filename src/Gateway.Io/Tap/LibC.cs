@@ -81,6 +81,13 @@ internal static unsafe partial class LibC
 
     public const int PrioProcess = 0;
 
+    public const int SchedOther = 0;
+    public const int SchedFifo = 1;
+
+    /// <summary>sched_setscheduler(2) on one thread (a thread id: Linux schedules threads).</summary>
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int tid, int policy, int* param);
+
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);
 
