@@ -57,9 +57,11 @@ public class NamespaceLab : IDisposable
     /// software (<c>ethtool -K … tx off</c>), so every receiving kernel verifies every checksum the gateway produced.
     /// </param>
     /// <param name="workers">The data path's workers (queues per TAP); null: its default.</param>
-    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null)
+    /// <param name="liveVpc">The VPC side alone on a veth end through libpcap (a port without offloads), the internet side a TAP.</param>
+    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, bool liveVpc = false)
     {
         Live = live;
+        LiveVpc = live || liveVpc;
         Bridged = bridged;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
@@ -86,6 +88,9 @@ public class NamespaceLab : IDisposable
             if (live)
             {
                 CreateVethToRoot(internetPort, Internet, "eth0");
+            }
+            if (LiveVpc)
+            {
                 CreateVethToRoot(vpcPort, Vpc, "gw");
             }
             Path = LabDataPath.Start(
@@ -93,8 +98,8 @@ public class NamespaceLab : IDisposable
                 {
                     InternetTap = live ? null : internetPort,
                     InternetInterface = live ? internetPort : null,
-                    VpcTap = live ? null : vpcPort,
-                    VpcInterface = live ? vpcPort : null,
+                    VpcTap = LiveVpc ? null : vpcPort,
+                    VpcInterface = LiveVpc ? vpcPort : null,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
@@ -137,6 +142,9 @@ public class NamespaceLab : IDisposable
     }
 
     public bool Live { get; }
+
+    /// <summary>The VPC side is a live interface (libpcap), whether or not the internet side is.</summary>
+    public bool LiveVpc { get; }
 
     public bool Bridged { get; }
 
@@ -194,10 +202,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "netns", "exec", Internet, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1");
 
         // VPC: a bridge joining the gateway's TAP and one veth per instance.
-        string tapV = Live ? "gw" : Path.VpcPortName;
+        string tapV = LiveVpc ? "gw" : Path.VpcPortName;
         Shell.Must("ip", "-n", Vpc, "link", "add", "br0", "type", "bridge");
         Shell.Must("ip", "-n", Vpc, "link", "set", "br0", "up");
-        if (!Live)
+        if (!LiveVpc)
         {
             Shell.Must("ip", "link", "set", tapV, "netns", Vpc);
         }
@@ -234,7 +242,7 @@ public class NamespaceLab : IDisposable
     /// </summary>
     private void DisableChecksumOffload(string ns, string device)
     {
-        if (Live)
+        if (Live || (LiveVpc && ns != Internet))
         {
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
@@ -446,6 +454,18 @@ public sealed class OffloadNamespaceLab : NamespaceLab
 {
     public OffloadNamespaceLab()
         : base(live: false, upstream: false, bridged: true, workers: 2)
+    {
+    }
+}
+
+/// <summary>
+/// The internet side a TAP with offloads (bridged, hosts verifying in software), the VPC side a veth end through
+/// libpcap: a port that takes no GSO, so super-frames from the internet are segmented by the gateway itself.
+/// </summary>
+public sealed class MixedPortsNamespaceLab : NamespaceLab
+{
+    public MixedPortsNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2, liveVpc: true)
     {
     }
 }
