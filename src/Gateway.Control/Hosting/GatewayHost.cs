@@ -60,13 +60,13 @@ public interface IDataPath : IAsyncDisposable
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
-    private readonly SqliteStore _store;
+    private readonly IControlStore _store;
     private readonly ControlPlane _plane;
     private readonly ApiServer _api;
     private readonly IReadOnlyList<IDataPath> _dataPaths;
     private bool _stopped;
 
-    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
+    private GatewayHost(IControlStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
     {
         _store = store;
         _plane = plane;
@@ -87,7 +87,8 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IPEndPoint ApiEndPoint => _api.EndPoint;
 
-    public string DatabasePath => _store.Path;
+    /// <summary>Where the control state lives: the database file, or etcd's endpoints and key prefix.</summary>
+    public string DatabasePath => _store.Location;
 
     public string VpcId => _plane.VpcId;
 
@@ -145,8 +146,8 @@ public sealed class GatewayHost : IAsyncDisposable
         }
         try
         {
-            string vpcId = store.GetMeta("vpc_id") ?? NewMeta(store, "vpc_id", ResourceIds.VpcPrefix);
-            string subnetId = store.GetMeta("subnet_id") ?? NewMeta(store, "subnet_id", ResourceIds.SubnetPrefix);
+            string vpcId = store.GetOrCreateMeta("vpc_id", () => ResourceIds.New(ResourceIds.VpcPrefix, _ => false));
+            string subnetId = store.GetOrCreateMeta("subnet_id", () => ResourceIds.New(ResourceIds.SubnetPrefix, _ => false));
             var state = store.Load(members, options.Subnet, vpcId, subnetId);
             foreach (var instance in state.Instances.Values.Where(i => !options.Subnet.Contains(i.PrivateIp)))
             {
@@ -217,11 +218,4 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
-
-    private static string NewMeta(SqliteStore store, string key, string prefix)
-    {
-        string id = ResourceIds.New(prefix, _ => false);
-        store.SetMeta(key, id);
-        return id;
-    }
 }

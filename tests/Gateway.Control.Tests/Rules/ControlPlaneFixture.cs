@@ -27,7 +27,7 @@ internal sealed class ControlPlaneFixture : IDisposable
 
     public string Directory { get; }
     public SqliteStore Store { get; private set; } = null!;
-    public ControlState State { get; private set; } = null!;
+    public ControlState State => Plane.State;
     public BindingTable Table { get; private set; } = null!;
     public ControlPlane Plane { get; private set; } = null!;
     public List<ControlPlaneEvent> Events { get; } = [];
@@ -40,9 +40,9 @@ internal sealed class ControlPlaneFixture : IDisposable
     {
         Store = SqliteStore.Open(Directory);
         var members = _pools.SelectMany(p => Ipv4Cidr.Parse(p).Hosts()).ToList();
-        State = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
+        var state = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
         Table = new BindingTable();
-        Plane = new ControlPlane(State, Store, Table, _limits);
+        Plane = new ControlPlane(state, Store, Table, _limits);
         Plane.LoadTable();
         Plane.Changed += Events.Add;
     }
