@@ -29,6 +29,8 @@ internal static class CtlCommand
           disassociate <eip-id> [--no-new-ip]        unbind an EIP (the instance gets a new public IP)
           release <eip-id> ...                       release EIPs
           quota                                      EIPs held and the quota
+          cluster                                    the nodes sharing the etcd state: the active one, each node's
+                                                     applied revision and its lag behind the state's head revision
 
         --api defaults to 127.0.0.1:9700. Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials of --state.
         """;
@@ -63,6 +65,7 @@ internal static class CtlCommand
             "disassociate" => Disassociate(args),
             "release" => Release(args),
             "quota" => c => Quota(c),
+            "cluster" => c => Cluster(c),
             _ => throw new UsageException($"unknown command '{command}'. Run 'gateway ctl --help' for the list."),
         };
         args.EnsureNoUnknownOptions();
@@ -239,6 +242,29 @@ internal static class CtlCommand
         {
             Console.WriteLine($"{q.GetProperty("QuotaId").GetString()}: {q.GetProperty("QuotaCurrent").GetInt32()} of {q.GetProperty("QuotaLimit").GetInt32()}");
         }
+    }
+
+    private static async Task Cluster(ApiClient c)
+    {
+        var r = await c.CallAsync("vpc", "DescribeGatewayCluster").ConfigureAwait(false);
+        var active = r.GetProperty("active").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("node").GetString() ?? "", a => a.GetProperty("segment").GetString() ?? "", StringComparer.Ordinal);
+        var rows = r.GetProperty("nodes").EnumerateArray().Select(n =>
+        {
+            string name = n.GetProperty("name").GetString() ?? "";
+            return new[]
+            {
+                name,
+                active.TryGetValue(name, out string? segment) ? $"active ({segment})" : n.TryGetProperty("segment", out var s) && s.ValueKind == JsonValueKind.String ? "standby" : "-",
+                n.GetProperty("appliedRevision").GetInt64().ToString(CultureInfo.InvariantCulture),
+                n.GetProperty("lag").GetInt64().ToString(CultureInfo.InvariantCulture),
+                n.GetProperty("api").GetString() ?? "",
+                n.GetProperty("pid").GetInt32().ToString(CultureInfo.InvariantCulture),
+            };
+        }).OrderBy(row => row[0], StringComparer.Ordinal);
+        Console.Write(Table(["NODE", "ROLE", "APPLIED", "LAG", "API", "PID"], rows));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"state head revision {r.GetProperty("headRevision").GetInt64()} (etcd revision {r.GetProperty("etcdRevision").GetInt64()}); answered by {r.GetProperty("node").GetString()}"));
     }
 
     private static async Task ListInstances(ApiClient c, IReadOnlyList<string>? ids = null)

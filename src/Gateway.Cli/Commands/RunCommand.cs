@@ -3,7 +3,9 @@ using System.Net;
 using System.Runtime.InteropServices;
 using Gateway.Cli.Infrastructure;
 using Gateway.Control.Auth;
+using Gateway.Control.Cluster;
 using Gateway.Control.Hosting;
+using Gateway.Control.Store.Etcd;
 using Gateway.Cli.Hosting;
 using Gateway.Control.Model;
 using Gateway.Io.Forwarding;
@@ -20,6 +22,9 @@ internal static class RunCommand
                            [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
                            [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
                            [--internet-gateway <ip>] [--vpc-gateway <ip>] [--stats-interval <seconds>]
+                           [--etcd <endpoints> [--etcd-prefix <p>] [--etcd-cacert <pem>] [--etcd-cert <pem> --etcd-key <pem>]
+                            [--etcd-user <name[:password]>] [--etcd-password <pw>] [--node-name <name>] [--segment <name>]
+                            [--lease-ttl <s>] [--heartbeat-interval <ms>] [--request-timeout <s>]]
 
           --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
           --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
@@ -39,7 +44,19 @@ internal static class RunCommand
           --stats-interval <s>   print a counters line every <s> seconds (default 0: only at shutdown); the counters
                                  are also kept in <dir>/datapath-stats.json, rewritten every second while they change
 
-        Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
+        Cluster (the control state in etcd instead of <dir>/gateway.db; any node answers the API):
+          --etcd <endpoints>     etcd client URLs, comma-separated (http://127.0.0.1:2379,...; https:// with TLS)
+          --etcd-prefix <p>      key prefix of this cluster's state (default /gateway/)
+          --etcd-cacert <pem>    CA of the etcd servers' certificates; --etcd-cert/--etcd-key: client certificate and key
+          --etcd-user <u[:pw]>   etcd user (password after ':' or in --etcd-password or GATEWAY_ETCD_PASSWORD)
+          --node-name <name>     this node's name (default <hostname>-<pid>)
+          --segment <name>       the segment pair this node's data path serves; one node per segment is active (default 'default')
+          --lease-ttl <s>        TTL of the node's etcd lease (default 2; etcd's minimum is 1.5 x its election timeout)
+          --heartbeat-interval <ms>  the active node's advertisements to the others (default 100; 3 missed = take over)
+          --request-timeout <s>  longest a change may take before ServiceUnavailable (default 5)
+
+        Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600);
+        in a cluster, else the cluster's pair (created in etcd by its first node and copied to <dir>/credentials).
         SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
         """;
 
@@ -66,6 +83,18 @@ internal static class RunCommand
         int maxBody = args.Int("--max-body", 1 << 20, 1024, 64 << 20);
         var dataPath = ReadDataPathOptions(args, subnet);
         int statsInterval = args.Int("--stats-interval", 0, 0, 86_400);
+        var etcd = ReadEtcdOptions(args);
+        var cluster = new ClusterOptions
+        {
+            LeaseTtlSeconds = args.Int("--lease-ttl", 2, 1, 3600),
+            HeartbeatInterval = TimeSpan.FromMilliseconds(args.Int("--heartbeat-interval", 100, 10, 10_000)),
+            Segment = args.Optional("--segment") ?? "default",
+        };
+        int requestTimeout = args.Int("--request-timeout", 5, 1, 600);
+        if (etcd is null && (cluster.Segment != "default" || args.Optional("--lease-ttl") is not null))
+        {
+            throw new UsageException("--segment and --lease-ttl are cluster options: give --etcd <endpoints> too.");
+        }
         args.EnsureNoUnknownOptions();
         if (args.Positionals.Count > 0)
         {
@@ -84,6 +113,9 @@ internal static class RunCommand
             Subnet = subnet,
             EipQuota = quota,
             MaxRequestBodyBytes = maxBody,
+            Etcd = etcd,
+            ClusterOptions = cluster,
+            RequestTimeout = TimeSpan.FromSeconds(requestTimeout),
         };
         LabDataPathAttachment? attachment = null;
         if (dataPath is not null)
@@ -156,6 +188,78 @@ internal static class RunCommand
         };
     }
 
+    /// <summary>The etcd options, or null without --etcd; the rest of the --etcd-* options need it.</summary>
+    internal static EtcdOptions? ReadEtcdOptions(ArgReader args)
+    {
+        string? endpoints = args.Optional("--etcd");
+        string? prefix = args.Optional("--etcd-prefix");
+        string? ca = args.Optional("--etcd-cacert");
+        string? cert = args.Optional("--etcd-cert");
+        string? key = args.Optional("--etcd-key");
+        string? user = args.Optional("--etcd-user");
+        string? password = args.Optional("--etcd-password") ?? Environment.GetEnvironmentVariable("GATEWAY_ETCD_PASSWORD");
+        string? node = args.Optional("--node-name");
+        if (endpoints is null)
+        {
+            string? stray = prefix is not null ? "--etcd-prefix" : ca is not null ? "--etcd-cacert" : cert is not null ? "--etcd-cert"
+                : key is not null ? "--etcd-key" : user is not null ? "--etcd-user" : node is not null ? "--node-name" : null;
+            return stray is null ? null : throw new UsageException($"{stray} needs --etcd <endpoints> (the cluster's etcd client URLs).");
+        }
+        var list = endpoints.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        foreach (string endpoint in list)
+        {
+            string url = endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : "http://" + endpoint;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Port <= 0 || uri.AbsolutePath != "/")
+            {
+                throw new UsageException($"--etcd: '{endpoint}' is not an etcd client URL; give http://host:port or https://host:port, comma-separated.");
+            }
+        }
+        if (list.Length == 0)
+        {
+            throw new UsageException("--etcd is empty: give the etcd client URLs, e.g. --etcd http://127.0.0.1:2379.");
+        }
+        prefix ??= EtcdOptions.DefaultPrefix;
+        if (prefix.Length == 0 || !prefix.EndsWith('/'))
+        {
+            throw new UsageException($"--etcd-prefix '{prefix}' must end with '/' (e.g. /gateway/), so that one cluster's keys are never a prefix of another's.");
+        }
+        if ((cert is null) != (key is null))
+        {
+            throw new UsageException("--etcd-cert and --etcd-key go together (the client certificate and its private key, PEM).");
+        }
+        foreach (var (option, file) in (ReadOnlySpan<(string, string?)>)[("--etcd-cacert", ca), ("--etcd-cert", cert), ("--etcd-key", key)])
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new UsageException($"{option} {file}: no such file.");
+            }
+        }
+        if (user is not null && user.IndexOf(':', StringComparison.Ordinal) is int colon and > 0)
+        {
+            password ??= user[(colon + 1)..];
+            user = user[..colon];
+        }
+        if (user is not null && password is null)
+        {
+            throw new UsageException($"--etcd-user {user} needs a password: --etcd-user {user}:<password>, --etcd-password or GATEWAY_ETCD_PASSWORD.");
+        }
+        if (node is not null && (node.Length is 0 or > 63 || node.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))))
+        {
+            throw new UsageException($"--node-name '{node}' must be 1 to 63 letters, digits, '-', '_' or '.'.");
+        }
+        return new EtcdOptions
+        {
+            Endpoints = [.. list.Select(e => e.Contains("://", StringComparison.Ordinal) || ca is not null || cert is not null ? e : "http://" + e)],
+            Prefix = prefix,
+            CaFile = ca,
+            CertFile = cert,
+            KeyFile = key,
+            User = user,
+            Password = password,
+            NodeName = node ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+        };
+    }
+
     private static string? InterfaceName(ArgReader args, string option)
     {
         string? name = args.Optional(option);
@@ -198,6 +302,10 @@ internal static class RunCommand
         {
             throw new FailureException($"cannot start the data path: {e.Message} (TAP devices need root or CAP_NET_ADMIN and /dev/net/tun; an interface must exist and be free).", e);
         }
+        catch (EtcdUnavailableException e)
+        {
+            throw new FailureException($"cannot start: {e.Message}", e);
+        }
         catch (Exception e) when (e is SqliteException or InvalidDataException or InvalidOperationException)
         {
             throw new FailureException($"cannot start with --state {options.StateDirectory}: {e.Message}", e);
@@ -219,6 +327,10 @@ internal static class RunCommand
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"gateway: {host.VpcId} {host.SubnetId} {options.Subnet}; public pool {string.Join(" ", options.PublicPools)}; EIP quota {options.EipQuota}"));
+            if (host.NodeName is { } nodeName)
+            {
+                Console.WriteLine($"gateway: cluster node {nodeName}: state in {host.DatabasePath}, applied revision {host.AppliedRevision}");
+            }
             var endPoint = host.ApiEndPoint;
             string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
             Console.WriteLine($"gateway: API listening on http://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}");

@@ -90,6 +90,9 @@ internal sealed class ControlPlane : IChangeSink
 
     public ControlPlaneLimits Limits => _limits;
 
+    /// <summary>The cluster's nodes and roles (set when the store is shared; null on one node).</summary>
+    public Func<CancellationToken, Task<System.Text.Json.Nodes.JsonObject>>? ClusterStatus { get; set; }
+
     public string VpcId => _state.VpcId;
 
     public string SubnetId => _state.SubnetId;
