@@ -21,6 +21,11 @@ internal static class ClusterActions
         {
             var result = status(CancellationToken.None).GetAwaiter().GetResult();
             result["AppliedRevision"] = plane.AppliedRevision;
+            if (args.Bool("IncludeBindings") == true)
+            {
+                // This node's binding table as the data plane reads it, to check against etcd from outside.
+                result["Bindings"] = new JsonArray([.. plane.TableBindings().Select(b => (JsonNode)$"{Gateway.Packets.Ipv4Address.Format(b.PublicIp)}>{Gateway.Packets.Ipv4Address.Format(b.PrivateIp)}")]);
+            }
             return result;
         }
         catch (Store.Etcd.EtcdUnavailableException e)

@@ -159,6 +159,10 @@ internal sealed class ControlPlane : IChangeSink
         }
     }
 
+    /// <summary>The binding table's bindings now (public, private), sorted.</summary>
+    public IReadOnlyList<(uint PublicIp, uint PrivateIp)> TableBindings() =>
+        [.. _table.Snapshot().Select(b => (b.PublicAddress, b.PrivateAddress)).Order()];
+
     /// <summary>The private addresses of every instance (the VPC sources the data plane may accept).</summary>
     public IReadOnlyList<uint> KnownPrivateAddresses()
     {
@@ -420,23 +424,46 @@ internal sealed class ControlPlane : IChangeSink
         }
         try
         {
+            bool caughtUp = !_store.FeedsCommits;
             while (true)
             {
                 T result;
-                PreparedCommit prepared;
+                PreparedCommit? prepared = null;
+                bool refusedBehind = false;
                 lock (_lock)
                 {
+                    // Rules, change and compares on one state: the feed cannot apply anything in between.
                     var mutation = new Mutation(_state, _store.Numbering(_state));
-                    result = rules(mutation); // throws ApiException: refused, nothing written
-                    var change = mutation.Finish();
-                    if (change.IsEmpty)
+                    try
                     {
-                        return result;
+                        result = rules(mutation); // throws ApiException: refused, nothing written
                     }
-                    prepared = _store.Prepare(change, mutation.Reads, _state);
+                    catch (ApiException) when (!caughtUp)
+                    {
+                        refusedBehind = true;
+                        result = default!;
+                    }
+                    if (!refusedBehind)
+                    {
+                        var change = mutation.Finish();
+                        if (change.IsEmpty)
+                        {
+                            return result;
+                        }
+                        prepared = _store.Prepare(change, mutation.Reads, _state);
+                    }
+                }
+                if (refusedBehind)
+                {
+                    // A refusal commits nothing, so no compare can catch a state that is behind: another node may have
+                    // created what this one has not seen yet. Refuse only on a state as new as the store's head.
+                    caughtUp = true;
+                    long head = _store.HeadRevision(timeout.Token);
+                    WaitForState(s => s.Revision >= head, timeout.Token);
+                    continue;
                 }
 
-                var outcome = _store.Commit(prepared, timeout.Token); // 1. durable (throws: nothing changed, or the message says)
+                var outcome = _store.Commit(prepared!, timeout.Token); // 1. durable (throws: nothing changed, or the message says)
                 if (outcome.IsCommitted)
                 {
                     if (_store.FeedsCommits)
@@ -450,7 +477,7 @@ internal sealed class ControlPlane : IChangeSink
                     }
                     else
                     {
-                        ApplyCommitted(prepared.Change); // 2. the data plane, then events; 3. the caller answers.
+                        ApplyCommitted(prepared!.Change); // 2. the data plane, then events; 3. the caller answers.
                     }
                     return result;
                 }

@@ -46,6 +46,12 @@ internal interface IControlStore : IDisposable
     /// <exception cref="Rules.ApiException">The store is unavailable (the change was not made, or its fate is stated).</exception>
     CommitOutcome Commit(PreparedCommit prepared, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The revision of the latest committed change, read from the store now (a shared store; 0 for one writer, whose
+    /// state in memory is always the latest). A refusal is decided on a state at least this new.
+    /// </summary>
+    long HeadRevision(CancellationToken cancellationToken);
+
     /// <summary>The bindings the stored state implies, read from the store itself (not from memory).</summary>
     IReadOnlyList<(uint PublicIp, uint PrivateIp)> ReadBindings();
 }

@@ -52,6 +52,8 @@ internal sealed class SqliteStore : IControlStore
     /// <summary>One writer counts: sequence numbers and task ids continue from the state's counters.</summary>
     public MutationNumbering Numbering(ControlState state) => new(state.NextSeq, state.NextTaskId);
 
+    public long HeadRevision(CancellationToken cancellationToken) => 0;
+
     public PreparedCommit Prepare(ChangeSet change, IReadOnlySet<StateKey> reads, ControlState state) => new(change);
 
     /// <summary>Nothing else writes the database, so nothing the rules read can have changed: no compares.</summary>

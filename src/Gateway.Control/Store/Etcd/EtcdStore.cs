@@ -210,6 +210,19 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
         return new MutationNumbering(next << SeqShift, (next << TaskShift) | (long)RandomNumberGenerator.GetInt32(1 << TaskShift));
     }
 
+    public long HeadRevision(CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = _etcd.RangeAsync(StateLayout.LastChange, 0, cancellationToken, prefix: false).GetAwaiter().GetResult();
+            return response.Kvs.Count == 1 ? response.Kvs[0].ModRevision : 0;
+        }
+        catch (RpcException e)
+        {
+            throw new ApiException(ErrorCodes.ServiceUnavailable, $"The change was not made: {_etcd.Explain(e)}. Retry once the etcd cluster answers again.");
+        }
+    }
+
     public PreparedCommit Prepare(ChangeSet change, IReadOnlySet<StateKey> reads, ControlState state)
     {
         ArgumentNullException.ThrowIfNull(change);
