@@ -132,6 +132,12 @@ public sealed class GatewayHost : IAsyncDisposable
     /// </summary>
     public event Action<bool>? RoleChanged;
 
+    /// <summary>
+    /// The cluster's virtual MACs for this node's segment pair (internet, VPC; <c>aa:bb:cc:dd:ee:ff</c>): the same on every
+    /// node, as VRRP's virtual router MAC, so a takeover needs no host to relearn anything. Null on one node.
+    /// </summary>
+    public (string Internet, string Vpc)? VirtualMacs { get; private set; }
+
     /// <summary>The store revision this node's table has applied (0 on SQLite).</summary>
     public long AppliedRevision => _plane.AppliedRevision;
 
@@ -230,6 +236,13 @@ public sealed class GatewayHost : IAsyncDisposable
             {
                 NodeName = options.Etcd?.NodeName,
             };
+            if (store.FeedsCommits && options.DataPaths.Count > 0)
+            {
+                // Created once per segment pair by whichever node comes first; every node then uses the same pair.
+                string macs = store.GetOrCreateMeta($"virtual-macs/{options.ClusterOptions.Segment}", () => $"{NewLocalMac()} {NewLocalMac()}");
+                string[] pair = macs.Split(' ');
+                host.VirtualMacs = (pair[0], pair[1]);
+            }
             var started = new List<IDataPath>();
             try
             {
@@ -271,6 +284,15 @@ public sealed class GatewayHost : IAsyncDisposable
         }
     }
 
+    /// <summary>A random unicast, locally administered MAC (first octet xxxxxx10).</summary>
+    private static string NewLocalMac()
+    {
+        Span<byte> bytes = stackalloc byte[6];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        bytes[0] = (byte)((bytes[0] & 0xFC) | 0x02);
+        return Convert.ToHexString(bytes).ToLowerInvariant().Chunk(2).Select(c => new string(c)).Aggregate((a, b) => a + ":" + b);
+    }
+
     /// <summary>
     /// Every node of a cluster must hand out the same pool from the same subnet under the same quota, or the rules
     /// would differ by node: the first node records its options in etcd, every later one must match them.
@@ -302,7 +324,8 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             return fromEnvironment;
         }
-        string text = store.GetOrCreateMeta("credentials", () => Credentials.Generate().ToFileText());
+        // The first node seeds the cluster with its state directory's pair if it has one (a lab writes it), else a new one.
+        string text = store.GetOrCreateMeta("credentials", () => (Credentials.TryRead(stateDirectory) ?? Credentials.Generate()).ToFileText());
         var credentials = Credentials.Parse(text, $"{store.Location} key meta/credentials");
         if (Credentials.TryRead(stateDirectory) != credentials)
         {
