@@ -111,6 +111,21 @@ public sealed partial class ClusterFailoverTests(ITestOutputHelper output) : IDi
         output.WriteLine($"GARPs internet:\n{inetGarps}\nGARPs vpc:\n{vpcGarps}");
         Assert.Contains(publicIp, inetGarps, StringComparison.Ordinal);
         Assert.Contains("10.0.1.1", vpcGarps, StringComparison.Ordinal);
+
+        // etcd loses quorum (two of its three members killed): the active node keeps forwarding with the bindings it has.
+        using (var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(GatewayExecutable.RunRoot, _lab, "lab.json"))))
+        {
+            foreach (var process in state.RootElement.GetProperty("processes").EnumerateArray())
+            {
+                if (process.GetProperty("role").GetString() is "etcd 1" or "etcd 2")
+                {
+                    Shell.Run("kill", "-9", process.GetProperty("pid").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture));
+                }
+            }
+        }
+        Thread.Sleep(1500); // past the election timeout: the remaining member knows it has no leader
+        Assert.True(NamespaceLab.Ping(client, publicIp, 5), "the data path stopped forwarding when etcd lost quorum");
+        Assert.Equal(after.Node, Active().Node);
     }
 
     /// <summary>The active node and its pid, from <c>gateway lab status</c> (each node's data path reports its role).</summary>
