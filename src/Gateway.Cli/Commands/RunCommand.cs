@@ -40,6 +40,9 @@ internal static class RunCommand
         var api = command.Define(CliSymbols.Text("--api", "host:port", $"the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:{GatewayOptions.DefaultApiPort}; loopback unless you say otherwise)"));
         var quota = command.Define(CliSymbols.Int("--eip-quota", "n", "EIPs the account may hold", 20, 0, 100_000));
         var maxBody = command.Define(CliSymbols.Int("--max-body", "bytes", "largest request body accepted", 1 << 20, 1024, 64 << 20));
+        var transitionTime = command.Define(CliSymbols.Double("--transition-time", "seconds",
+            "how long instances read PENDING, STOPPING, STARTING and REBOOTING before RUNNING or STOPPED (0: at once; effects are immediate either way)",
+            0, 0, 3_600));
         var internetTap = command.Define(CliSymbols.Text("--internet-tap", "name", "create TAP device <name> (at most 15 characters) for the internet side"));
         var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC) through libpcap"));
         var vpcTap = command.Define(CliSymbols.Text("--vpc-tap", "name", "create TAP device <name> for the VPC side"));
@@ -92,6 +95,7 @@ internal static class RunCommand
                     Segment = p.GetValue(segment) ?? "default",
                 },
                 RequestTimeout = TimeSpan.FromSeconds(p.GetValue(requestTimeout)),
+                TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
             };
             if (options.Etcd is null && p.GetValue(segment) is not null)
             {

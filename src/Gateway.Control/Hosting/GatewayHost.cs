@@ -50,6 +50,9 @@ public sealed record GatewayOptions
 
     /// <summary>The node's part in the cluster (lease, election of the active data path); used with <see cref="Etcd"/>.</summary>
     public Cluster.ClusterOptions ClusterOptions { get; init; } = new();
+
+    /// <summary>How long PENDING, STOPPING, STARTING and REBOOTING read (0: every change settles within its request).</summary>
+    public TimeSpan TransitionTime { get; init; }
 }
 
 /// <summary>
@@ -211,12 +214,14 @@ public sealed class GatewayHost : IAsyncDisposable
             string vpcId = store.GetOrCreateMeta("vpc_id", () => ResourceIds.New(ResourceIds.VpcPrefix, _ => false));
             string subnetId = store.GetOrCreateMeta("subnet_id", () => ResourceIds.New(ResourceIds.SubnetPrefix, _ => false));
             var state = store.Load(members, options.Subnet, vpcId, subnetId);
+            string created = store.GetOrCreateMeta("network_created", () => options.Clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
+            state.NetworkCreated = DateTimeOffset.Parse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
             foreach (var instance in state.Instances.Values.Where(i => !options.Subnet.Contains(i.PrivateIp)))
             {
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
-            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { RequestTimeout = options.RequestTimeout }, options.Clock);
+            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { RequestTimeout = options.RequestTimeout, TransitionTime = options.TransitionTime }, options.Clock);
             plane.LoadTable();
             if (!store.FeedsCommits)
             {

@@ -7,6 +7,16 @@ using Gateway.Packets;
 
 namespace Gateway.Control.Rules.Tests;
 
+/// <summary>A clock the test moves by hand (power transitions end at stored times).</summary>
+internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}
+
 /// <summary>
 /// A control plane over a real store and a real binding table: SQLite in a temporary directory, or the tests' etcd
 /// cluster under a prefix of its own (<see cref="StoreUnderTest"/>).
@@ -22,8 +32,11 @@ internal sealed class ControlPlaneFixture : IDisposable
     private readonly StoreUnderTest _kind;
     private readonly string _prefix = $"/gwt-{Environment.ProcessId}-{Guid.NewGuid():N}/";
 
-    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null, StoreUnderTest? store = null)
+    private readonly TimeProvider? _clock;
+
+    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null, StoreUnderTest? store = null, TimeProvider? clock = null)
     {
+        _clock = clock;
         Directory = directory ?? Path.Combine(Path.GetTempPath(), "gw-control-" + Guid.NewGuid().ToString("N"));
         _pools = pools ?? [DefaultPool];
         _subnet = subnet;
@@ -54,7 +67,7 @@ internal sealed class ControlPlaneFixture : IDisposable
         var members = _pools.SelectMany(p => Ipv4Cidr.Parse(p).Hosts()).ToList();
         var state = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
         Table = new BindingTable();
-        Plane = new ControlPlane(state, Store, Table, _limits);
+        Plane = new ControlPlane(state, Store, Table, _limits, _clock);
         Plane.LoadTable();
         (Store as IChangeFeed)?.Start(Plane, state);
         Plane.Changed += Events.Add;

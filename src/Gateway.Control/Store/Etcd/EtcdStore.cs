@@ -192,7 +192,8 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
         var result = new List<(uint, uint)>();
         foreach (var instance in instances.Values)
         {
-            uint? pub = eipOf.TryGetValue(instance.Id, out uint eip) ? eip : instance.OrdinaryPublicIp;
+            // As ControlState.BoundPublicIp: a stopped instance's address is not translated.
+            uint? pub = instance.IsStopped ? null : eipOf.TryGetValue(instance.Id, out uint eip) ? eip : instance.OrdinaryPublicIp;
             if (pub is uint p)
             {
                 result.Add((p, instance.PrivateIp));
