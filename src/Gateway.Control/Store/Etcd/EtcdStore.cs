@@ -222,6 +222,10 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
         {
             throw new ApiException(ErrorCodes.ServiceUnavailable, $"The change was not made: {_etcd.Explain(e)}. Retry once the etcd cluster answers again.");
         }
+        catch (OperationCanceledException)
+        {
+            throw new ApiException(ErrorCodes.ServiceUnavailable, "The change was not made: etcd did not tell this node its head revision within the request timeout. Retry.");
+        }
     }
 
     public PreparedCommit Prepare(ChangeSet change, IReadOnlySet<StateKey> reads, ControlState state)
