@@ -106,6 +106,33 @@ internal sealed class ClusterNode : IAsyncDisposable
         Interlocked.Exchange(ref _lease, response.ID);
     }
 
+    private readonly SemaphoreSlim _renewing = new(1, 1);
+
+    /// <summary>
+    /// The lease <paramref name="lostLease"/> is gone (expired while etcd could not hear us, or its keys vanished): so is
+    /// every key it held, the active key included. Step down, then take a new lease and register again. Both loops
+    /// may notice at once; the first renews, the second finds the lease already replaced.
+    /// </summary>
+    private async Task RenewRegistrationAsync(long lostLease, string why)
+    {
+        await _renewing.WaitAsync(_stop.Token).ConfigureAwait(false);
+        try
+        {
+            if (Interlocked.Read(ref _lease) != lostLease)
+            {
+                return;
+            }
+            _log.WriteLine($"gateway: cluster: node {Name}: {why}; registering again");
+            SetActive(false);
+            await GrantLeaseAsync(_stop.Token).ConfigureAwait(false);
+            await RegisterAsync(_stop.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            _renewing.Release();
+        }
+    }
+
     private string RegistrationJson() => new JsonObject
     {
         ["name"] = Name,
@@ -141,11 +168,7 @@ internal sealed class ClusterNode : IAsyncDisposable
                     }
                     if (call.ResponseStream.Current.TTL <= 0)
                     {
-                        // The lease is gone (expired while etcd could not hear us): whatever it held is gone with it.
-                        _log.WriteLine($"gateway: cluster: node {Name}: its etcd lease expired; registering again");
-                        SetActive(false);
-                        await GrantLeaseAsync(_stop.Token).ConfigureAwait(false);
-                        await RegisterAsync(_stop.Token).ConfigureAwait(false);
+                        await RenewRegistrationAsync(call.ResponseStream.Current.ID, "its etcd lease expired").ConfigureAwait(false);
                     }
                     await Task.Delay(interval, _stop.Token).ConfigureAwait(false);
                 }
@@ -179,6 +202,16 @@ internal sealed class ClusterNode : IAsyncDisposable
                     last = now;
                 }
                 var nodes = await _etcd.RangeAsync(NodesPrefix, 0, _stop.Token).ConfigureAwait(false);
+                var ownKey = _etcd.Key(NodesPrefix + Name);
+                long lease = Interlocked.Read(ref _lease);
+                if (!nodes.Kvs.Any(kv => kv.Key == ownKey && kv.Lease == lease))
+                {
+                    // The keep-alive stream can hang on a member that died without the lease loop noticing, and a put
+                    // with an expired lease fails on every retry: seeing our own key gone is the one reliable sign.
+                    await RenewRegistrationAsync(lease, "its registration vanished from etcd").ConfigureAwait(false);
+                    last = "";
+                    continue;
+                }
                 lock (_peersLock)
                 {
                     _peers.Clear();
@@ -461,6 +494,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         {
         }
         _heartbeat.Dispose();
+        _renewing.Dispose();
         _stop.Dispose();
     }
 }
