@@ -8,6 +8,7 @@ using Gateway.Cli.Hosting;
 using Gateway.Control.Model;
 using Gateway.Io.Forwarding;
 using Gateway.Packets;
+using Gateway.WebConsole;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Cli.Commands;
@@ -84,6 +85,7 @@ internal static class RunCommand
             Subnet = subnet,
             EipQuota = quota,
             MaxRequestBodyBytes = maxBody,
+            ListenerExtensions = [new ConsoleExtension()],
         };
         LabDataPathAttachment? attachment = null;
         if (dataPath is not null)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gateway.Control.Auth;
+using Gateway.Control.Hosting;
 using Gateway.Control.Rules;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -54,10 +55,16 @@ internal sealed class ApiServer : IAsyncDisposable
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; private set; } = new(IPAddress.Loopback, 0);
 
-    public async Task StartAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    /// <param name="extensions">Served on the same listener ahead of the API (the console); each takes only its own paths.</param>
+    /// <param name="host">The host the extensions serve.</param>
+    public async Task StartAsync(IPEndPoint endPoint, IReadOnlyList<IListenerExtension> extensions, GatewayHost host, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore();
+        foreach (var extension in extensions)
+        {
+            extension.ConfigureServices(builder.Services, host);
+        }
         builder.WebHost.ConfigureKestrel(options =>
         {
             options.Listen(endPoint);
@@ -66,6 +73,10 @@ internal sealed class ApiServer : IAsyncDisposable
             options.Limits.MaxRequestBodySize = Math.Max(_maxBodyBytes * 16, 16L << 20);
         });
         var app = builder.Build();
+        foreach (var extension in extensions)
+        {
+            extension.Configure(app);
+        }
         app.Run(HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;

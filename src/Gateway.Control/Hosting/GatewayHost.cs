@@ -40,6 +40,9 @@ public sealed record GatewayOptions
     /// <summary>Packet paths (TAP ports, a forwarding engine) started after the table is loaded and before the API answers.</summary>
     public IReadOnlyList<IDataPath> DataPaths { get; init; } = [];
 
+    /// <summary>Served on the API's listener beside the API (the web console), each under its own path.</summary>
+    public IReadOnlyList<IListenerExtension> ListenerExtensions { get; init; } = [];
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 }
 
@@ -66,8 +69,9 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly IReadOnlyList<IDataPath> _dataPaths;
     private bool _stopped;
 
-    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
+    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths, TimeProvider clock)
     {
+        Clock = clock;
         _store = store;
         _plane = plane;
         _api = api;
@@ -90,6 +94,15 @@ public sealed class GatewayHost : IAsyncDisposable
     public string DatabasePath => _store.Path;
 
     public string VpcId => _plane.VpcId;
+
+    /// <summary>The clock the control plane and the API use (sessions and signatures expire by it).</summary>
+    public TimeProvider Clock { get; }
+
+    /// <summary>The one control plane: the API and the console change state only through it.</summary>
+    internal ControlPlane Plane => _plane;
+
+    /// <summary>The counters of every attached data path that keeps them (empty without a data path).</summary>
+    public IReadOnlyList<IDataPathCounters> DataPathCounters => [.. _dataPaths.OfType<IDataPathCounters>()];
 
     public string SubnetId => _plane.SubnetId;
 
@@ -164,7 +177,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 $"gateway: state {store.Path}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
             var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
-            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths);
+            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths, options.Clock);
             var started = new List<IDataPath>();
             try
             {
@@ -173,7 +186,7 @@ public sealed class GatewayHost : IAsyncDisposable
                     await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
                     started.Add(path);
                 }
-                await api.StartAsync(options.ApiEndPoint, cancellationToken).ConfigureAwait(false);
+                await api.StartAsync(options.ApiEndPoint, options.ListenerExtensions, host, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
