@@ -101,6 +101,9 @@ public sealed class GatewayHost : IAsyncDisposable
     /// <summary>The one control plane: the API and the console change state only through it.</summary>
     internal ControlPlane Plane => _plane;
 
+    /// <summary>Per-instance traffic history where traffic is metered (null: not metered here).</summary>
+    public IInstanceTrafficHistory? TrafficHistory { get; set; }
+
     /// <summary>The counters of every attached data path that keeps them (empty without a data path).</summary>
     public IReadOnlyList<IDataPathCounters> DataPathCounters => [.. _dataPaths.OfType<IDataPathCounters>()];
 

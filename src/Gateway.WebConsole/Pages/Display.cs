@@ -1,0 +1,30 @@
+using System.Globalization;
+using Gateway.Packets;
+
+namespace Gateway.WebConsole.Pages;
+
+/// <summary>How values read on the pages (Razor encodes every one of them when it writes it).</summary>
+internal static class Display
+{
+    public const string None = "—";
+
+    public static string Ip(uint? ip) => ip is uint value ? Ipv4Address.Format(value) : None;
+
+    public static string Ip(uint ip) => Ipv4Address.Format(ip);
+
+    public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
+
+    public static string Mbps(int bandwidth) => bandwidth.ToString(CultureInfo.InvariantCulture) + " Mbps";
+
+    public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
+
+    public static string Bytes(long bytes) => bytes switch
+    {
+        < 1024 => bytes.ToString(CultureInfo.InvariantCulture) + " B",
+        < 1024 * 1024 => (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB",
+        < 1024L * 1024 * 1024 => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
+        _ => (bytes / (1024.0 * 1024 * 1024)).ToString("0.00", CultureInfo.InvariantCulture) + " GiB",
+    };
+
+    public static string Number(int value) => value.ToString(CultureInfo.InvariantCulture);
+}
