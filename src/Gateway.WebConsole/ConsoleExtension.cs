@@ -47,10 +47,11 @@ public sealed class ConsoleExtension : IListenerExtension
         ArgumentNullException.ThrowIfNull(host);
         services.AddSingleton(host);
         services.AddSingleton(host.Plane);
-        services.AddSingleton(new SessionStore(_limits, host.Clock));
+        var sessions = new SessionStore(_limits, host.Clock);
+        services.AddSingleton(sessions);
         services.AddSingleton(new SignInThrottle(host.Clock));
-        services.AddSingleton<ConsoleGate>();
-        services.AddSingleton<CountersStream>();
+        services.AddSingleton(new ConsoleGate(sessions));
+        services.AddSingleton(new CountersStream(host, sessions, host.Clock));
         services.AddDataProtection().UseEphemeralDataProtectionProvider();
         services.AddAntiforgery(options =>
         {

@@ -76,7 +76,8 @@ internal static class ConsoleActions
         string id = Required(instanceId, "InstanceId");
         uint? before = plane.ListInstances().FirstOrDefault(i => i.Instance.Id == id)?.PublicIp;
         plane.AssociateAddress(eip, id);
-        return $"Associated {eip} with {id}" + (before is uint old ? $"; its public IP {Ipv4Address.Format(old)} went back to the pool." : ".");
+        // The released address is not named: it is the pool's again, and the page no longer shows it anywhere.
+        return $"Associated {eip} with {id}" + (before is not null ? "; its ordinary public IP went back to the pool." : ".");
     }
 
     public static string Disassociate(ControlPlane plane, string? addressId, bool newPublicIp)
