@@ -12,7 +12,9 @@ set -euo pipefail
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
 # zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish)
+# chromium, fonts-dejavu-core: the web console's browser tests drive Debian's Chromium through Playwright
+#   (/usr/bin/chromium; Playwright's own browser download is never used), with a font for its screenshots.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do
