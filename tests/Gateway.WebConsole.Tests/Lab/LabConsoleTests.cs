@@ -42,6 +42,7 @@ public sealed partial class LabConsoleTests(Chromium chromium) : IDisposable
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await ExpectHeadingAsync(page, "Instances");
         await Expect(Table(page, "Instances").Locator("tbody tr")).ToHaveCountAsync(3);
+        await Chromium.ScreenshotAsync(page, "instances-lab");
 
         // The Data path page, then traffic: the counters move on the open page without a reload.
         await GoAsync(page, "Data path", "Data path");
