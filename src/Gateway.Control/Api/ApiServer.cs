@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gateway.Control.Auth;
@@ -57,7 +58,8 @@ internal sealed class ApiServer : IAsyncDisposable
 
     /// <param name="extensions">Served on the same listener ahead of the API (the console); each takes only its own paths.</param>
     /// <param name="host">The host the extensions serve.</param>
-    public async Task StartAsync(IPEndPoint endPoint, IReadOnlyList<IListenerExtension> extensions, GatewayHost host, CancellationToken cancellationToken)
+    /// <param name="certificate">Null: plain HTTP; else TLS only.</param>
+    public async Task StartAsync(IPEndPoint endPoint, X509Certificate2? certificate, IReadOnlyList<IListenerExtension> extensions, GatewayHost host, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore();
@@ -67,7 +69,13 @@ internal sealed class ApiServer : IAsyncDisposable
         }
         builder.WebHost.ConfigureKestrel(options =>
         {
-            options.Listen(endPoint);
+            options.Listen(endPoint, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
             options.AddServerHeader = false;
             // Our own reader enforces the API limit with an error envelope; this only cuts off abuse.
             options.Limits.MaxRequestBodySize = Math.Max(_maxBodyBytes * 16, 16L << 20);

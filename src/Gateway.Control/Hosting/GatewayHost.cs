@@ -40,6 +40,9 @@ public sealed record GatewayOptions
     /// <summary>Packet paths (TAP ports, a forwarding engine) started after the table is loaded and before the API answers.</summary>
     public IReadOnlyList<IDataPath> DataPaths { get; init; } = [];
 
+    /// <summary>With a certificate the API's listener (and the console on it) speaks TLS only (HTTP/1.1 and HTTP/2).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ApiCertificate { get; init; }
+
     /// <summary>Served on the API's listener beside the API (the web console), each under its own path.</summary>
     public IReadOnlyList<IListenerExtension> ListenerExtensions { get; init; } = [];
 
@@ -189,7 +192,7 @@ public sealed class GatewayHost : IAsyncDisposable
                     await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
                     started.Add(path);
                 }
-                await api.StartAsync(options.ApiEndPoint, options.ListenerExtensions, host, cancellationToken).ConfigureAwait(false);
+                await api.StartAsync(options.ApiEndPoint, options.ApiCertificate, options.ListenerExtensions, host, cancellationToken).ConfigureAwait(false);
             }
             catch
             {

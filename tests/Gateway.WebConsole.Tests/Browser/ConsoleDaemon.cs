@@ -112,6 +112,6 @@ internal sealed partial class ConsoleDaemon : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex("API listening on (http://\\S+)$")]
+    [GeneratedRegex("API listening on (https?://\\S+)$")]
     private static partial Regex ListeningLine();
 }
