@@ -45,7 +45,7 @@ public sealed class ConsoleLifecycleTests(Chromium chromium) : IAsyncLifetime
 
         // Create with bandwidth 10: the row shows the public IP the gateway assigned, the API agrees.
         var create = page.GetByRole(AriaRole.Form, new() { Name = "New instance" });
-        await create.GetByLabel("Bandwidth cap (Mbps)").FillAsync("10");
+        await create.GetByLabel("Bandwidth (Mbps)").FillAsync("10");
         await create.GetByLabel("Name").FillAsync("web");
         await create.GetByRole(AriaRole.Button, new() { Name = "Create instance", Exact = true }).ClickAsync();
         await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("Created ins-");
@@ -60,13 +60,33 @@ public sealed class ConsoleLifecycleTests(Chromium chromium) : IAsyncLifetime
         Assert.Equal(firstPublicIp, await PublicIpFromApiAsync(api, instanceId));
         await Chromium.ScreenshotAsync(page, "instances");
 
+        // Change bandwidth: the cap follows, the public IP stays.
+        await row.GetByLabel($"New cap for {instanceId}, Mbps").FillAsync("20");
+        await row.GetByRole(AriaRole.Button, new() { Name = "Change bandwidth", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"{instanceId} now has 20 Mbps");
+        row = Row(page, "Instances", instanceId);
+        Assert.Equal("20 Mbps", await CellAsync(row, page, "Instances", "Bandwidth cap"));
+        Assert.Equal(firstPublicIp, await CellAsync(row, page, "Instances", "Public IP"));
+
+        // The filter finds it by address and by name, and nothing by another address.
+        await page.GetByLabel("Filter").FillAsync(firstPublicIp);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply", Exact = true }).ClickAsync();
+        await Expect(Row(page, "Instances", instanceId)).ToHaveCountAsync(1);
+        await page.GetByLabel("Filter").FillAsync("203.0.113.9");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply", Exact = true }).ClickAsync();
+        await Expect(Table(page, "Instances").Locator("tbody tr")).ToHaveCountAsync(0);
+        await page.GetByLabel("Filter").FillAsync("WEB");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Apply", Exact = true }).ClickAsync();
+        await Expect(Row(page, "Instances", instanceId)).ToHaveCountAsync(1);
+        row = Row(page, "Instances", instanceId);
+
         // Its details page: the seed's network panel.
         await row.GetByRole(AriaRole.Link, new() { Name = instanceId, Exact = true }).ClickAsync();
         await ExpectHeadingAsync(page, $"Instance {instanceId}");
         var network = page.GetByRole(AriaRole.Region, new() { Name = "Network" });
         await Expect(network).ToContainTextAsync(firstPublicIp);
         await Expect(network).ToContainTextAsync("10.4.0.2");
-        await Expect(network).ToContainTextAsync("10 Mbps");
+        await Expect(network).ToContainTextAsync("20 Mbps");
         await Chromium.ScreenshotAsync(page, "instance-details");
 
         // Allocate an EIP and associate it, picking the instance from the list.
