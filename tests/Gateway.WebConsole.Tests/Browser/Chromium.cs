@@ -33,6 +33,8 @@ public sealed class Chromium : IAsyncLifetime
             throw new InvalidOperationException($"{ExecutablePath} is missing: install Debian's chromium package (scripts/setup.sh does).");
         }
         Directory.CreateDirectory(ScreenshotDirectory);
+        // Web-first assertions wait for the page; under a loaded CI machine 5 s (the default) can be short.
+        Assertions.SetDefaultExpectTimeout(15_000);
         _playwright = await Playwright.CreateAsync();
         Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
         {
