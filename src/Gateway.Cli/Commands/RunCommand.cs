@@ -41,6 +41,9 @@ internal static class RunCommand
         var tlsKey = command.Define(CliSymbols.Text("--tls-key", "file", "the PEM private key of --tls-cert", kind: ValueKind.File));
         var quota = command.Define(CliSymbols.Int("--eip-quota", "n", "EIPs the account may hold", 20, 0, 100_000));
         var maxBody = command.Define(CliSymbols.Int("--max-body", "bytes", "largest request body accepted", 1 << 20, 1024, 64 << 20));
+        var transitionTime = command.Define(CliSymbols.Double("--transition-time", "seconds",
+            "how long instances read PENDING, STOPPING, STARTING and REBOOTING before RUNNING or STOPPED (0: at once; effects are immediate either way)",
+            0, 0, 3_600));
         var internetTap = command.Define(CliSymbols.Text("--internet-tap", "name", "create TAP device <name> (at most 15 characters) for the internet side"));
         var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC) through libpcap"));
         var vpcTap = command.Define(CliSymbols.Text("--vpc-tap", "name", "create TAP device <name> for the VPC side"));
@@ -74,6 +77,7 @@ internal static class RunCommand
                 MaxRequestBodyBytes = p.GetValue(maxBody),
                 ListenerExtensions = [new ConsoleExtension()],
                 ApiCertificate = LoadCertificate(p.GetValue(tlsCert), p.GetValue(tlsKey)),
+                TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
             };
             var dataPath = ReadDataPathOptions(vpcSubnet,
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),

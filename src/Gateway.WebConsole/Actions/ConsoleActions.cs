@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Control.Api;
+using Gateway.Control.Model;
 using Gateway.Control.Rules;
 using Gateway.Packets;
 
@@ -60,6 +61,22 @@ internal static class ConsoleActions
         plane.ResetInternetMaxBandwidth([id], bandwidth);
         var now = plane.ListInstances().FirstOrDefault(i => i.Instance.Id == id);
         return $"{id} now has {bandwidth} Mbps" + (now?.PublicIp is uint p ? $", public IP {Ipv4Address.Format(p)}." : " and no public IP.");
+    }
+
+    /// <summary>A soft stop; charging kept (the public IP stays) or stopped (the ordinary public IP goes back to the pool).</summary>
+    public static string Stop(ControlPlane plane, string? instanceId, bool stopCharging)
+    {
+        string id = Required(instanceId, "InstanceId");
+        plane.StopInstances([id], "SOFT", stopCharging ? StopModes.StopCharging : StopModes.KeepCharging, null);
+        return stopCharging ? $"Stopping {id} without charging; its ordinary public IP went back to the pool." : $"Stopping {id}; it keeps its public IP.";
+    }
+
+    public static string Start(ControlPlane plane, string? instanceId)
+    {
+        string id = Required(instanceId, "InstanceId");
+        plane.StartInstances([id], null);
+        var now = plane.ListInstances().FirstOrDefault(i => i.Instance.Id == id);
+        return $"Starting {id}" + (now?.PublicIp is uint p ? $"; public IP {Ipv4Address.Format(p)}." : ".");
     }
 
     public static string Allocate(ControlPlane plane, string? countText, string? name)

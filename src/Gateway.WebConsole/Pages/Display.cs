@@ -20,6 +20,14 @@ internal static class Display
 
     public static string Clock(DateTimeOffset time) => time.UtcDateTime.ToString("HH:mm:ss", CultureInfo.InvariantCulture);
 
+    /// <summary>The badge colour of an instance state: running green, stopped amber, on its way somewhere grey.</summary>
+    public static string StateBadge(string state) => state switch
+    {
+        Gateway.Control.Model.InstanceStates.Running => "badge-ok",
+        Gateway.Control.Model.InstanceStates.Stopped => "badge-idle",
+        _ => "badge-busy",
+    };
+
     public static string Mbps(int bandwidth) => bandwidth.ToString(CultureInfo.InvariantCulture) + " Mbps";
 
     public static string Count(long value) => value.ToString("N0", CultureInfo.InvariantCulture);

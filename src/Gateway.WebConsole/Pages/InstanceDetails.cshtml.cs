@@ -1,4 +1,3 @@
-using Gateway.Control.Model;
 using Gateway.Control.Rules;
 using Gateway.WebConsole.Actions;
 using Gateway.WebConsole.Charts;
@@ -56,5 +55,9 @@ internal sealed class InstanceDetailsModel : ConsolePageModel
     public IActionResult OnPostDisassociate(string id, string? addressId, bool newPublicIp) =>
         Act(() => ConsoleActions.Disassociate(Plane, addressId, newPublicIp), InstancesModel.Path + "/" + id);
 
-    internal static string StateOf(Instance _) => InstanceStates.Running;
+    public IActionResult OnPostStop(string id, bool stopCharging) =>
+        Act(() => ConsoleActions.Stop(Plane, id, stopCharging), InstancesModel.Path + "/" + id);
+
+    public IActionResult OnPostStart(string id) =>
+        Act(() => ConsoleActions.Start(Plane, id), InstancesModel.Path + "/" + id);
 }

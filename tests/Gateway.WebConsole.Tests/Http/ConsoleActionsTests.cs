@@ -88,6 +88,32 @@ public sealed class ConsoleActionsTests : IAsyncLifetime
         Assert.Null(left.Address.InstanceId);
     }
 
+    [Fact]
+    public async Task StopAndStartFromTheDetailsPageFollowTheChargingChoice()
+    {
+        _host.Plane.RunInstances(new(1, 10, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "web", "z", "t", ""));
+        var before = _host.Plane.ListInstances().Single();
+        string details = $"console/instances/{before.Instance.Id}";
+
+        string page = await PostAsync(details, "Stop");
+        Assert.Contains(">STOPPED</span>", page, StringComparison.Ordinal);
+        Assert.Equal(before.PublicIp, _host.Plane.ListInstances().Single().PublicIp); // KEEP_CHARGING keeps it
+        await PostAsync(details, "Start");
+        Assert.Equal("RUNNING", _host.Plane.ListInstances().Single().State);
+
+        page = await PostAsync(details, "Stop", ("stopCharging", "true"));
+        Assert.Contains("STOP_CHARGING", page, StringComparison.Ordinal);
+        Assert.Null(_host.Plane.ListInstances().Single().PublicIp);
+        // A stopped instance cannot be stopped again: the cloud's code, nothing changed.
+        {
+        }
+        Assert.Contains("UnsupportedOperation.InstanceStateStopped", await _client.GetPageAsync(details), StringComparison.Ordinal);
+        await PostAsync(details, "Start");
+        var after = _host.Plane.ListInstances().Single();
+        Assert.NotNull(after.PublicIp);
+        Assert.NotEqual(before.PublicIp, after.PublicIp); // a new address, not the released one
+    }
+
     /// <summary>Posts a form of <paramref name="path"/> with its own token, follows the 303 and returns the page.</summary>
     private async Task<string> PostAsync(string path, string handler, params (string Name, string Value)[] fields)
     {
