@@ -105,6 +105,7 @@ public sealed class ConsoleActionsTests : IAsyncLifetime
         Assert.Contains("STOP_CHARGING", page, StringComparison.Ordinal);
         Assert.Null(_host.Plane.ListInstances().Single().PublicIp);
         // A stopped instance cannot be stopped again: the cloud's code, nothing changed.
+        using (await _client.PostAsync($"{details}?handler=Stop", [new("__RequestVerificationToken", await _client.TokenAsync(details))]))
         {
         }
         Assert.Contains("UnsupportedOperation.InstanceStateStopped", await _client.GetPageAsync(details), StringComparison.Ordinal);
