@@ -54,7 +54,7 @@ public sealed partial class LabConsoleTests(Chromium chromium) : IDisposable
         await GoBackToDataPathAsync(page);
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
         forwarded = await CounterAsync(page, "total:forwarded");
-        var curl = LabProcess.InNamespace(client, "curl", "-s", "-m", "3", $"http://{webIp}/");
+        var curl = CurlUntilAnswered(client, webIp);
         Assert.True(curl.ExitCode == 0 && curl.Output.Trim() == "hello from web", curl.ToString());
         // db has no public IP: its packets out are dropped as no-binding on the VPC port.
         LabProcess.InNamespace($"gwl-{_lab}-db", "ping", "-c", "2", "-i", "0.2", "-W", "1", "203.0.113.1");
@@ -80,11 +80,27 @@ public sealed partial class LabConsoleTests(Chromium chromium) : IDisposable
         await Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"Associated {eipId} with {webId}");
 
         // The data plane followed the click: web answers on the EIP and no longer on its old address.
-        curl = LabProcess.InNamespace(client, "curl", "-s", "-m", "3", $"http://{eipAddress}/");
+        curl = CurlUntilAnswered(client, eipAddress);
         Assert.True(curl.ExitCode == 0 && curl.Output.Trim() == "hello from web", curl.ToString());
         curl = LabProcess.InNamespace(client, "curl", "-s", "-m", "2", $"http://{webIp}/");
         Assert.NotEqual(0, curl.ExitCode);
         await page.Context.CloseAsync();
+    }
+
+    /// <summary>curl from the lab's internet, retried for up to 10 s (the first request may wait for ARP and the web
+    /// server's start).</summary>
+    private static LabProcess.Result CurlUntilAnswered(string ns, string address)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var curl = LabProcess.InNamespace(ns, "curl", "-s", "-m", "2", $"http://{address}/");
+            if (curl.ExitCode == 0 || DateTime.UtcNow > deadline)
+            {
+                return curl;
+            }
+            Thread.Sleep(200);
+        }
     }
 
     private static async Task<long> CounterAsync(IPage page, string key) =>
