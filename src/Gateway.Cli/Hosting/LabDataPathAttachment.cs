@@ -59,15 +59,26 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         {
             _knownPrivates.Add(ip);
         }
+        var options = _options;
+        if (host.IsClustered)
+        {
+            // A cluster node starts as a standby on the cluster's virtual MACs; etcd's election makes one node active.
+            options = options with { StartStandby = true };
+            if (host.VirtualMacs is { } macs && Gateway.Io.L2.MacAddress.TryParse(macs.Internet, out var internetMac) && Gateway.Io.L2.MacAddress.TryParse(macs.Vpc, out var vpcMac))
+            {
+                options = options with { InternetMac = options.InternetMac ?? internetMac, VpcMac = options.VpcMac ?? vpcMac };
+            }
+        }
         try
         {
-            _path = LabDataPath.Start(_options, host.Bindings, _knownPrivates);
+            _path = LabDataPath.Start(options, host.Bindings, _knownPrivates);
         }
         catch
         {
             host.Changed -= OnChanged;
             throw;
         }
+        host.RoleChanged += OnRoleChanged;
         _log.WriteLine($"gateway: data path: internet {Describe(_options.InternetTap, _options.InternetInterface)} (MAC {_path.InternetMac}), vpc {Describe(_options.VpcTap, _options.VpcInterface)} (MAC {_path.VpcMac}, gateway {Gateway.Packets.Ipv4Address.Format(_path.VpcGateway)}); {_knownPrivates.Count} instances known");
         _announcer = Task.Run(AnnounceAsync, CancellationToken.None);
         _statsWriter = Task.Run(WriteStatsAsync, CancellationToken.None);
@@ -75,6 +86,36 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
     }
 
     private static string Describe(string? tap, string? iface) => tap is not null ? $"TAP {tap}" : $"interface {iface}";
+
+    /// <summary>
+    /// etcd made this node active (true) or another one (false). Standing down is immediate; taking over switches the
+    /// workers on and sends the gratuitous ARPs three times (at once, after 100 ms and 300 ms: a bridge port that was
+    /// just re-enabled or a busy host may miss the first).
+    /// </summary>
+    private void OnRoleChanged(bool active)
+    {
+        var path = _path;
+        if (path is null)
+        {
+            return;
+        }
+        path.SetStandby(!active);
+        if (!active)
+        {
+            _log.WriteLine("gateway: data path: standby (another node is active)");
+            return;
+        }
+        int sent = path.AnnounceTakeover();
+        _log.WriteLine($"gateway: data path: active; gratuitous ARPs for {sent - 1} public addresses and the VPC gateway");
+        _ = Task.Run(async () =>
+        {
+            foreach (int delay in (int[])[100, 200])
+            {
+                await Task.Delay(delay).ConfigureAwait(false);
+                path.AnnounceTakeover();
+            }
+        });
+    }
 
     private void OnChanged(ControlPlaneEvent e)
     {
@@ -167,6 +208,8 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             ["internet"] = L2(path.InternetL2, path.InternetNeighbours),
             ["vpc"] = L2(path.VpcL2, path.VpcNeighbours),
             ["knownPrivateAddresses"] = _knownPrivates.Count,
+            ["role"] = _host!.IsClustered ? (path.IsStandby ? "standby" : "active") : "single",
+            ["node"] = _host.NodeName,
             ["bindings"] = _host!.Bindings.Count,
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
@@ -246,6 +289,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         if (_host is not null)
         {
             _host.Changed -= OnChanged;
+            _host.RoleChanged -= OnRoleChanged;
         }
         _announcements.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);

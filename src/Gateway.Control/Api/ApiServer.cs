@@ -51,6 +51,7 @@ internal sealed class ApiServer : IAsyncDisposable
         _log = log;
         VpcActions.Register(_actions);
         CvmActions.Register(_actions);
+        ClusterActions.Register(_actions);
     }
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
