@@ -14,7 +14,9 @@ set -euo pipefail
 # zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
 # etcd-server: the cluster's store (the tests and 'gateway lab' start their own members); etcd-client: etcdctl, the
 #   tests' independent reader of what etcd holds. iperf3: the cluster failover test's TCP load.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish etcd-server etcd-client iperf3)
+# chromium, fonts-dejavu-core: the web console's browser tests drive Debian's Chromium through Playwright
+#   (/usr/bin/chromium; Playwright's own browser download is never used), with a font for its screenshots.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish etcd-server etcd-client iperf3 chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do

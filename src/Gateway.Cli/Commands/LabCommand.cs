@@ -162,6 +162,16 @@ internal static class LabCommand
         {
             Console.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
         }
+        // The web console rides on the API's listener: the same loopback address, so it opens on this machine.
+        var keys = Gateway.Control.Auth.Credentials.TryRead(state.DaemonStateDirectory);
+        Console.WriteLine();
+        Console.WriteLine($"Web console: http://{state.Api}/console");
+        if (keys is not null)
+        {
+            Console.WriteLine($"  sign in with SecretId {keys.SecretId}");
+            Console.WriteLine($"            and SecretKey {keys.SecretKey}");
+        }
+        Console.WriteLine($"  (the lab's key pair, also in {Path.Combine(state.DaemonStateDirectory, Gateway.Control.Auth.Credentials.FileName)}, readable by root only)");
         var client = state.Hosts[0];
         Console.WriteLine();
         Console.WriteLine("Try:");
@@ -182,7 +192,7 @@ internal static class LabCommand
         Console.WriteLine($"  ip netns exec {first.Namespace} ip -4 addr                   # the instance sees only its private address");
         Console.WriteLine($"  ip netns exec {first.Namespace} ping -c 3 {client.Address}           # out to the internet, seen there as the public IP");
         Console.WriteLine($"  {gateway} ctl --api {state.Api} --state {state.DaemonStateDirectory} instances");
-        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason");
+        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason (live: the console's Data path page)");
         Console.WriteLine($"  {gateway} lab down {Quote(file)}{(topology.Name != Topology.Load(file, null).Name ? $" --name {topology.Name}" : "")}");
     }
 

@@ -2,6 +2,8 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Gateway.Cli.Infrastructure;
 using Gateway.Control.Auth;
 using Gateway.Control.Cluster;
@@ -11,6 +13,7 @@ using Gateway.Cli.Hosting;
 using Gateway.Control.Model;
 using Gateway.Io.Forwarding;
 using Gateway.Packets;
+using Gateway.WebConsole;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Cli.Commands;
@@ -38,6 +41,8 @@ internal static class RunCommand
             required: true, example: "198.51.100.0/24"));
         var subnet = command.Define(CliSymbols.Text("--subnet", "cidr", "the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24", required: true));
         var api = command.Define(CliSymbols.Text("--api", "host:port", $"the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:{GatewayOptions.DefaultApiPort}; loopback unless you say otherwise)"));
+        var tlsCert = command.Define(CliSymbols.Text("--tls-cert", "file", "serve the API and the web console over TLS with this PEM certificate (chain)", kind: ValueKind.File));
+        var tlsKey = command.Define(CliSymbols.Text("--tls-key", "file", "the PEM private key of --tls-cert", kind: ValueKind.File));
         var quota = command.Define(CliSymbols.Int("--eip-quota", "n", "EIPs the account may hold", 20, 0, 100_000));
         var maxBody = command.Define(CliSymbols.Int("--max-body", "bytes", "largest request body accepted", 1 << 20, 1024, 64 << 20));
         var transitionTime = command.Define(CliSymbols.Double("--transition-time", "seconds",
@@ -86,6 +91,8 @@ internal static class RunCommand
                 Subnet = vpcSubnet,
                 EipQuota = p.GetValue(quota),
                 MaxRequestBodyBytes = p.GetValue(maxBody),
+                ListenerExtensions = [new ConsoleExtension()],
+                ApiCertificate = LoadCertificate(p.GetValue(tlsCert), p.GetValue(tlsKey)),
                 Etcd = ReadEtcdOptions(p.GetValue(etcd), p.GetValue(etcdPrefix), p.GetValue(etcdCa), p.GetValue(etcdCert), p.GetValue(etcdKey),
                     p.GetValue(etcdUser), p.GetValue(etcdPassword) ?? Environment.GetEnvironmentVariable("GATEWAY_ETCD_PASSWORD"), p.GetValue(nodeName)),
                 ClusterOptions = new ClusterOptions
@@ -252,13 +259,33 @@ internal static class RunCommand
     private static uint ParseAddress(string option, string text) =>
         Ipv4Address.TryParse(text, out uint ip) ? ip : throw new UsageException($"{option} '{text}' is not a dotted-quad IPv4 address, e.g. 203.0.113.254.");
 
+    /// <summary>The listener's certificate from PEM files; null without --tls-cert.</summary>
+    private static X509Certificate2? LoadCertificate(string? certificate, string? key)
+    {
+        if (certificate is null || key is null)
+        {
+            return certificate is null && key is null ? null
+                : throw new UsageException(certificate is null ? "--tls-key needs --tls-cert (the certificate it belongs to)." : "--tls-cert needs --tls-key (its private key, PEM).");
+        }
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
+            // Kestrel needs the key in a form the platform's TLS can use: PEM-loaded keys are ephemeral, PKCS#12 is not.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new UsageException($"--tls-cert {certificate} / --tls-key {key}: {e.Message} Give a PEM certificate and its PEM private key (e.g. made by openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem).");
+        }
+    }
+
     private static async Task<int> RunAsync(GatewayOptions options)
     {
         if (!IPAddress.IsLoopback(options.ApiEndPoint.Address))
         {
             // TC3-HMAC-SHA256 has no nonce and the SDKs do not sign X-TC-Action: off loopback, anyone who sees a request
             // can send it again for 5 minutes, even as another action with the same body.
-            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address: requests travel as plain HTTP and a captured one can be replayed for 5 minutes. Put it behind TLS, and sign x-tc-action (gateway ctl does).");
+            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address: requests travel as plain HTTP and a captured one can be replayed for 5 minutes. Serve it over TLS (--tls-cert/--tls-key), and sign x-tc-action (gateway ctl does).");
         }
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -312,7 +339,10 @@ internal static class RunCommand
             }
             var endPoint = host.ApiEndPoint;
             string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
-            Console.WriteLine($"gateway: API listening on http://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}");
+            string scheme = options.ApiCertificate is null ? "http" : "https";
+            string listening = $"{scheme}://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}";
+            Console.WriteLine($"gateway: API listening on {listening}");
+            Console.WriteLine($"gateway: web console on {listening}/console (sign in with the SecretId and SecretKey above)");
 
             await stop.Task.ConfigureAwait(false);
             Console.WriteLine("gateway: stopping");

@@ -21,7 +21,7 @@ namespace Gateway.Cli.Hosting;
 /// instance: its private address is known (InstanceAdded) before its public address is announced, so the first
 /// reply from the instance is never taken for spoofing.
 /// </remarks>
-internal sealed class LabDataPathAttachment : IDataPath
+internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
 {
     /// <summary>The counters file in the state directory, rewritten (atomically) while counters change.</summary>
     public const string StatsFileName = "datapath-stats.json";
@@ -224,6 +224,50 @@ internal sealed class LabDataPathAttachment : IDataPath
             ["gratuitousArpsSent"] = l2.GratuitousArpsSent,
             ["neighbours"] = neighbours,
         };
+    }
+
+    /// <summary>
+    /// The counters per port for the console: the internet worker's (frames that arrived from the internet), the VPC
+    /// worker's, and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
+    /// answered). Read lock-free from the workers' own counters.
+    /// </summary>
+    public DataPathCounterSnapshot ReadCounters()
+    {
+        var path = _path;
+        if (path is null)
+        {
+            return new DataPathCounterSnapshot([], []);
+        }
+        var counters = path.Counters;
+        var internetL2 = path.InternetL2;
+        var vpcL2 = path.VpcL2;
+        return new DataPathCounterSnapshot(
+            [
+                Row(path.InternetPortName, "internet port", counters[0], L2Details(internetL2, path.InternetNeighbours)),
+                Row(path.VpcPortName, "VPC port", counters[1], L2Details(vpcL2, path.VpcNeighbours)),
+                Row("arp", "ARP queue", counters[2], [KeyValuePair.Create("frames waiting for ARP", (long)path.PendingFrames)]),
+            ],
+            [
+                KeyValuePair.Create("Internet port", $"{Describe(_options.InternetTap, _options.InternetInterface)}, MAC {path.InternetMac}"),
+                KeyValuePair.Create("VPC port", $"{Describe(_options.VpcTap, _options.VpcInterface)}, MAC {path.VpcMac}"),
+                KeyValuePair.Create("VPC gateway", Gateway.Packets.Ipv4Address.Format(path.VpcGateway)),
+                KeyValuePair.Create("Internet next hop", _options.InternetGateway is uint router ? Gateway.Packets.Ipv4Address.Format(router) : "on-link (ARP)"),
+                KeyValuePair.Create("Bindings", _host!.Bindings.Count.ToString(CultureInfo.InvariantCulture)),
+                KeyValuePair.Create("Known private addresses", _knownPrivates.Count.ToString(CultureInfo.InvariantCulture)),
+            ]);
+
+        static DataPathCounterRow Row(string name, string role, Gateway.DataPlane.Counters.TrafficCounters c, IReadOnlyList<KeyValuePair<string, long>> details) => new(
+            name, role, c.ReceivedPacketCount, c.ReceivedByteCount, c.ForwardedPacketCount, c.ForwardedByteCount,
+            [.. DropReasons.All.Select(r => KeyValuePair.Create(DropReasons.Name(r), c.DropPacketCount(r)))], details);
+
+        static IReadOnlyList<KeyValuePair<string, long>> L2Details(Gateway.Io.L2.L2Statistics l2, int neighbours) =>
+        [
+            KeyValuePair.Create("ARP replies sent", l2.ArpRepliesSent),
+            KeyValuePair.Create("ARP requests sent", l2.ArpRequestsSent),
+            KeyValuePair.Create("ARP requests ignored", l2.ArpRequestsIgnored),
+            KeyValuePair.Create("gratuitous ARPs sent", l2.GratuitousArpsSent),
+            KeyValuePair.Create("neighbours", (long)neighbours),
+        ];
     }
 
     /// <summary>One line: received, forwarded, dropped by reason (non-zero reasons only).</summary>

@@ -43,6 +43,12 @@ public sealed record GatewayOptions
     /// <summary>Packet paths (TAP ports, a forwarding engine) started after the table is loaded and before the API answers.</summary>
     public IReadOnlyList<IDataPath> DataPaths { get; init; } = [];
 
+    /// <summary>With a certificate the API's listener (and the console on it) speaks TLS only (HTTP/1.1 and HTTP/2).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ApiCertificate { get; init; }
+
+    /// <summary>Served on the API's listener beside the API (the web console), each under its own path.</summary>
+    public IReadOnlyList<IListenerExtension> ListenerExtensions { get; init; } = [];
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
 
     /// <summary>Keep the control state in this etcd cluster instead of SQLite (<c>--etcd</c>): one node of a cluster.</summary>
@@ -79,8 +85,9 @@ public sealed class GatewayHost : IAsyncDisposable
     private Cluster.ClusterNode? _cluster;
     private bool _stopped;
 
-    private GatewayHost(IControlStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
+    private GatewayHost(IControlStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths, TimeProvider clock)
     {
+        Clock = clock;
         _store = store;
         _plane = plane;
         _api = api;
@@ -104,6 +111,18 @@ public sealed class GatewayHost : IAsyncDisposable
     public string DatabasePath => _store.Location;
 
     public string VpcId => _plane.VpcId;
+
+    /// <summary>The clock the control plane and the API use (sessions and signatures expire by it).</summary>
+    public TimeProvider Clock { get; }
+
+    /// <summary>The one control plane: the API and the console change state only through it.</summary>
+    internal ControlPlane Plane => _plane;
+
+    /// <summary>Per-instance traffic history where traffic is metered (null: not metered here).</summary>
+    public IInstanceTrafficHistory? TrafficHistory { get; set; }
+
+    /// <summary>The counters of every attached data path that keeps them (empty without a data path).</summary>
+    public IReadOnlyList<IDataPathCounters> DataPathCounters => [.. _dataPaths.OfType<IDataPathCounters>()];
 
     public string SubnetId => _plane.SubnetId;
 
@@ -237,7 +256,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 $"gateway: state {store.Location}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded{(store.FeedsCommits ? $" at revision {state.Revision}" : "")}; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
             var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
-            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths)
+            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths, options.Clock)
             {
                 NodeName = options.Etcd?.NodeName,
             };
@@ -256,7 +275,7 @@ public sealed class GatewayHost : IAsyncDisposable
                     await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
                     started.Add(path);
                 }
-                await api.StartAsync(options.ApiEndPoint, cancellationToken).ConfigureAwait(false);
+                await api.StartAsync(options.ApiEndPoint, options.ApiCertificate, options.ListenerExtensions, host, cancellationToken).ConfigureAwait(false);
                 if (store is Store.Etcd.EtcdStore shared)
                 {
                     var segment = options.DataPaths.Count > 0 ? options.ClusterOptions : options.ClusterOptions with { Segment = null };
