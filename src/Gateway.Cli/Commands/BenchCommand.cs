@@ -1,8 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Gateway.Bench;
 using Gateway.Cli.Infrastructure;
-using Gateway.DataPlane.Bench;
+using Gateway.DataPlane.Memory;
 using Gateway.Io.Pcap;
 
 namespace Gateway.Cli.Commands;
@@ -26,6 +27,9 @@ internal static class BenchCommand
           --batch N                   frames per batch; default 32
           --no-prefetch               translate frame by frame instead of TranslateEthernetBatch (which
                                       prefetches the batch's table slots first)
+          --huge-pages auto|thp|off   2 MiB pages for the index and counters: hugetlbfs when reserved, else
+                                      transparent huge pages (auto); transparent only (thp); none (off);
+                                      default auto. The figures say which the kernel gave.
           --ring N                    pre-built frames per worker (power of two); default 262144
           --seed N                    traffic seed; default 1
           --json                      print the figures as one JSON object on stdout
@@ -58,6 +62,13 @@ internal static class BenchCommand
             RingFrames = args.Int("--ring", 1 << 18, 1, 1 << 22),
             Seed = (ulong)args.Int("--seed", 1, 0),
             Prefetch = !args.Flag("--no-prefetch"),
+        };
+        LargePageMemory.Policy = args.Optional("--huge-pages") switch
+        {
+            null or "auto" => HugePagePolicy.Auto,
+            "thp" => HugePagePolicy.Transparent,
+            "off" => HugePagePolicy.Off,
+            string other => throw new UsageException($"--huge-pages must be auto, thp or off, not '{other}'."),
         };
         bool json = args.Flag("--json");
         string? output = args.Optional("--output");

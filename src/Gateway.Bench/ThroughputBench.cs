@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Translation;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>Shared between the main thread and the workers.</summary>
 internal sealed class BenchControl(int workers)
@@ -44,7 +45,9 @@ public static class ThroughputBench
         {
             table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
         }
-        long tableBytes = table.MemoryBytes;
+        long indexBytes = table.IndexBytes;
+        long idMapBytes = table.IdMapBytes;
+        string indexPages = table.IndexPages;
         var everMoved = new byte[options.Bindings];
         var workers = new BenchWorker[options.Workers];
         // Built in parallel to shorten setup: each worker's ring takes ~0.3 s (64 B) to ~1 s (1500 B) to build.
@@ -96,12 +99,12 @@ public static class ThroughputBench
             forwarded += after.ForwardedPackets - before.ForwardedPackets;
             dropped += after.DroppedPackets - before.DroppedPackets;
             receivedBytes += after.ReceivedBytes - before.ReceivedBytes;
-            foreach (var reason in Translation.DropReasons.All)
+            foreach (var reason in DropReasons.All)
             {
                 long count = after.DropPackets(reason) - before.DropPackets(reason);
                 if (count != 0)
                 {
-                    string name = Translation.DropReasons.Name(reason);
+                    string name = DropReasons.Name(reason);
                     drops[name] = drops.GetValueOrDefault(name) + count;
                 }
             }
@@ -126,7 +129,12 @@ public static class ThroughputBench
             WorkerCpuNanoseconds = workers.Any(w => w.MeasuredCpuNanoseconds < 0) ? -1 : workers.Sum(w => w.MeasuredCpuNanoseconds),
             ProcessAllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - processAllocated,
             Rebinds = churnDone,
-            TableBytes = tableBytes,
+            TableBytes = indexBytes,
+            IdMapBytes = idMapBytes,
+            CounterBytes = workers.Sum(w => w.Counters.PerBindingBytes),
+            IndexPages = indexPages,
+            CounterPages = workers[0].Counters.PerBindingPages,
+            HugePagePolicy = Gateway.DataPlane.Memory.LargePageMemory.Policy,
             RestoreNanosecondsPerFrame = restoreNs,
             VisibilityMedianNanoseconds = visibilityMedian,
             VisibilityP99Nanoseconds = visibilityP99,
