@@ -289,10 +289,10 @@ internal sealed unsafe class BindingIndex
         return true;
     }
 
-    /// <summary>A fresh index holding the live entries (ids kept), sized for <paramref name="count"/> entries.</summary>
-    internal BindingIndex Rebuild(long count)
+    /// <summary>A fresh index holding the live entries (ids kept), sized for <paramref name="count"/> entries at <paramref name="load"/>.</summary>
+    internal BindingIndex Rebuild(long count, double load = TargetLoad)
     {
-        var fresh = ForCount(Math.Max(count, _used + 1L));
+        var fresh = ForCount(Math.Max(count, _used + 1L), load);
         foreach (var (key, value, id) in Entries())
         {
             fresh.Insert(key, value, id);

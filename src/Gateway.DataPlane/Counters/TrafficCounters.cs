@@ -40,8 +40,6 @@ public sealed class TrafficCounters
     /// <summary>Bytes of per-binding counters per binding id, per worker.</summary>
     public const int BytesPerBinding = PerBinding * sizeof(long);
 
-    private const int ReadAttempts = 64;
-
     private readonly long[] _totals = new long[DropsBase + (2 * DropReasons.Count) + Pad];
     private PerBindingCounters _perBinding;
 
@@ -237,18 +235,20 @@ public sealed class TrafficCounters
     /// </summary>
     internal void ReadTotals(Span<long> into)
     {
-        for (int attempt = 0; ; attempt++)
+        var spin = new SpinWait();
+        while (true)
         {
             long before = Volatile.Read(ref _totals[Sequence]);
             for (int i = 0; i < TotalsCount; i++)
             {
                 into[i] = Volatile.Read(ref _totals[ReceivedPackets + i]);
             }
-            if (((before & 1) == 0 && Volatile.Read(ref _totals[Sequence]) == before) || attempt == ReadAttempts)
+            if ((before & 1) == 0 && Volatile.Read(ref _totals[Sequence]) == before)
             {
                 return;
             }
-            Thread.SpinWait(1);
+            // A publication is under way (or the worker was preempted inside one): let it finish. The worker never waits.
+            spin.SpinOnce();
         }
     }
 
@@ -258,7 +258,8 @@ public sealed class TrafficCounters
     /// <summary>This worker's per-binding counters for one id (zero when it never counted that id).</summary>
     public unsafe BindingTraffic ForBinding(int bindingId)
     {
-        for (int attempt = 0; ; attempt++)
+        var spin = new SpinWait();
+        while (true)
         {
             long before = Volatile.Read(ref _totals[Sequence]);
             PerBindingCounters perBinding = Volatile.Read(ref _perBinding);
@@ -271,11 +272,11 @@ public sealed class TrafficCounters
                 Volatile.Read(ref counts[0]), Volatile.Read(ref counts[1]),
                 Volatile.Read(ref counts[2]), Volatile.Read(ref counts[3]));
             GC.KeepAlive(perBinding);
-            if (((before & 1) == 0 && Volatile.Read(ref _totals[Sequence]) == before) || attempt == ReadAttempts)
+            if ((before & 1) == 0 && Volatile.Read(ref _totals[Sequence]) == before)
             {
                 return traffic;
             }
-            Thread.SpinWait(1);
+            spin.SpinOnce();
         }
     }
 
