@@ -11,7 +11,8 @@ set -euo pipefail
 # ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc)
+# clang, zlib1g-dev: the Native AOT build of the CLI (scripts/publish.sh) links with them.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc clang zlib1g-dev)
 
 missing=()
 for p in "${packages[@]}"; do
