@@ -11,8 +11,9 @@ set -euo pipefail
 # ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
+# zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
 # clang, zlib1g-dev: the Native AOT build of the CLI (scripts/publish.sh) links with them.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc clang zlib1g-dev)
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish clang zlib1g-dev)
 
 missing=()
 for p in "${packages[@]}"; do
