@@ -46,13 +46,18 @@ rm -f "$work/out.cp.pcap"
 read -r c_wall c_cpu <<<"$(measure cp "$input" "$work/out.cp.pcap")"
 read -r g_wall g_cpu <<<"$(measure "${gateway[@]}" replay "$input" -o "$work/out.gateway.pcap" --bindings "$bindings" --stats-json "$work/out.gateway.stats.json")"
 read -r t_wall t_cpu <<<"$(measure tcprewrite "${map_args[@]}" --infile="$input" --outfile="$work/out.tcprewrite.pcap")"
+# tcprewrite's cheapest form: one --pnat prefix rule each way. The generator binds 198.51.100.(10+i) <-> 10.0.0.(10+i)
+# and talks to 203.0.113.0/24 only, so the two /24 rules rewrite exactly what the bindings do.
+read -r p_wall p_cpu <<<"$(measure tcprewrite --pnat=10.0.0.0/24:198.51.100.0/24,198.51.100.0/24:10.0.0.0/24 --infile="$input" --outfile="$work/out.tcprewrite-pnat.pcap")"
 rm -f "$work/out.cp.pcap"
 printf 'cp:             wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s\n' "$c_wall" "$(echo "$frames / $c_wall / 1000000" | bc -l)" "$c_cpu"
 printf 'gateway replay: wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s   %s\n' "$g_wall" "$(echo "$frames / $g_wall / 1000000" | bc -l)" "$g_cpu" "$(cat "$work/out.gateway.stats.json")"
-printf 'tcprewrite:     wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s\n' "$t_wall" "$(echo "$frames / $t_wall / 1000000" | bc -l)" "$t_cpu"
+printf 'tcprewrite:     wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s   (--srcipmap/--dstipmap, one entry per binding)\n' "$t_wall" "$(echo "$frames / $t_wall / 1000000" | bc -l)" "$t_cpu"
+printf 'tcprewrite:     wall %8.2f s (%6.2f M frames/s)  cpu %8.2f s   (--pnat, one prefix rule each way)\n' "$p_wall" "$(echo "$frames / $p_wall / 1000000" | bc -l)" "$p_cpu"
 c_cpu_floor=$(echo "if ($c_cpu < 0.01) 0.01 else $c_cpu" | bc -l) # time(1) has 10 ms resolution
 printf 'ratio (gateway / cp): wall %.2fx, cpu %.2fx\n' "$(echo "$g_wall / $c_wall" | bc -l)" "$(echo "$g_cpu / $c_cpu_floor" | bc -l)"
 printf 'ratio (tcprewrite / gateway): wall %.1fx, cpu %.1fx\n' "$(echo "$t_wall / $g_wall" | bc -l)" "$(echo "$t_cpu / $g_cpu" | bc -l)"
+printf 'ratio (tcprewrite --pnat / gateway): wall %.1fx, cpu %.1fx\n' "$(echo "$p_wall / $g_wall" | bc -l)" "$(echo "$p_cpu / $g_cpu" | bc -l)"
 # Same work: both wrote every frame, and the two outputs carry the same addresses.
 g_frames=$(capinfos -M -c -T "$work/out.gateway.pcap" 2>/dev/null | tail -1 | cut -f2)
 t_frames=$(capinfos -M -c -T "$work/out.tcprewrite.pcap" 2>/dev/null | tail -1 | cut -f2)
@@ -62,4 +67,10 @@ if cmp -s <(tshark -r "$work/out.gateway.pcap" -c 2000 -T fields -e ip.src -e ip
   echo "first 2000 frames: same source and destination addresses in both outputs"
 else
   echo "first 2000 frames: the outputs' addresses DIFFER" >&2
+fi
+if cmp -s <(tshark -r "$work/out.gateway.pcap" -c 2000 -T fields -e ip.src -e ip.dst 2>/dev/null) \
+          <(tshark -r "$work/out.tcprewrite-pnat.pcap" -c 2000 -T fields -e ip.src -e ip.dst 2>/dev/null); then
+  echo "first 2000 frames: same addresses in the --pnat output too"
+else
+  echo "first 2000 frames: the --pnat output's addresses DIFFER" >&2
 fi
