@@ -139,6 +139,7 @@ internal sealed class BenchWorker
                     AtStart = CounterSnapshot.Of(Counters);
                     allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
                     cpuAtStart = ThreadCpuClock.Nanoseconds();
+                    control.WorkerMeasuring();
                 }
                 else
                 {

@@ -12,8 +12,24 @@ internal sealed class BenchControl(int workers)
     public int Phase = BenchPhase.Warmup;
 
     private int _waiting = workers;
+    private int _notMeasuring = workers;
 
     public void WorkerReady() => Interlocked.Decrement(ref _waiting);
+
+    /// <summary>A worker has seen <see cref="BenchPhase.Measure"/> and taken its starting snapshot.</summary>
+    public void WorkerMeasuring() => Interlocked.Decrement(ref _notMeasuring);
+
+    /// <summary>
+    /// Waits until every worker has seen the measured interval begin. A worker can be off its CPU for a long time on a
+    /// loaded machine (or stalled in a page fault); without this wait a short interval could start and end unseen.
+    /// </summary>
+    public void WaitForMeasuring()
+    {
+        while (Volatile.Read(ref _notMeasuring) > 0)
+        {
+            Thread.Sleep(1);
+        }
+    }
 
     public void WaitForWorkers()
     {
@@ -75,8 +91,9 @@ public static class ThroughputBench
         int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         long processAllocated = GC.GetTotalAllocatedBytes(precise: false);
         long churnBefore = churn?.Rebinds ?? 0;
-        long start = Stopwatch.GetTimestamp();
         Volatile.Write(ref control.Phase, BenchPhase.Measure);
+        control.WaitForMeasuring();
+        long start = Stopwatch.GetTimestamp();
 
         Follow(workers, options.Duration, warmup: false, progress);
 
