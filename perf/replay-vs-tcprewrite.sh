@@ -2,7 +2,7 @@
 # Replay vs cp and tcprewrite, side by side on one capture and one set of bindings.
 #   perf/replay-vs-tcprewrite.sh [frames] [bindings]   (defaults 10000000 and 64)
 # Files go to ${WORK:-out/perf} (ignored by git). Builds the gateway (the Native AOT executable, scripts/publish.sh;
-# GATEWAY=jit uses `dotnet gateway.dll` instead) and the corpus generator, writes a pcap of small (60-byte) UDP frames,
+# GATEWAY=jit uses `dotnet gateway.dll` instead, GATEWAY=/path/to/gateway an executable already built) and the corpus generator, writes a pcap of small (60-byte) UDP frames,
 # half inbound and half outbound, spread over the bindings, then runs `cp` of the same file (the floor: the bytes in and
 # out, nothing else), `gateway replay` and `tcprewrite --srcipmap=<private>:<public>,… --dstipmap=<public>:<private>,…`.
 # Reports wall-clock and CPU (user+sys) seconds: on a shared machine CPU time is the steadier figure.
@@ -15,12 +15,12 @@ mkdir -p "$work"
 command -v tcprewrite >/dev/null || scripts/setup.sh
 
 dotnet build captures/Generator -c Release --nologo -v quiet >/dev/null
-if [ "${GATEWAY:-aot}" = jit ]; then
-  dotnet build src/Gateway.Cli -c Release --nologo -v quiet >/dev/null
-  gateway=(dotnet src/Gateway.Cli/bin/Release/net10.0/gateway.dll)
-else
-  gateway=("$(scripts/publish.sh out/gateway)")
-fi
+case "${GATEWAY:-aot}" in
+  aot) gateway=("$(scripts/publish.sh out/gateway)") ;;
+  jit) dotnet build src/Gateway.Cli -c Release --nologo -v quiet >/dev/null
+       gateway=(dotnet src/Gateway.Cli/bin/Release/net10.0/gateway.dll) ;;
+  *) gateway=("$GATEWAY") ;; # an executable already built
+esac
 input="$work/bench-$frames-$count.pcap"
 bindings="$work/bench-$count.bindings.json"
 maps="$work/bench-$count.tcprewrite-args"

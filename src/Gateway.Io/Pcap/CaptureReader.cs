@@ -91,9 +91,9 @@ public sealed class CaptureReader
         _source = source;
     }
 
-    /// <summary>Creates a pipe over a stream with large reads (4 MiB buffers, at least 1 MiB per read), as replay uses it.</summary>
+    /// <summary>Creates a pipe over a stream with large reads (1 MiB buffers: the largest the shared array pool keeps, so a replay allocates nothing per frame), as replay uses it.</summary>
     public static PipeReader CreatePipe(Stream stream, bool leaveOpen = false) =>
-        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 4 * 1024 * 1024, minimumReadSize: 1024 * 1024, leaveOpen: leaveOpen));
+        PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1024 * 1024, minimumReadSize: 256 * 1024, leaveOpen: leaveOpen));
 
     /// <summary>The container, once the first bytes have told it (pcap until then).</summary>
     public CaptureFileFormat Format => _format;

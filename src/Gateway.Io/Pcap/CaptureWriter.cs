@@ -19,9 +19,10 @@ namespace Gateway.Io.Pcap;
 /// </remarks>
 public sealed class CaptureWriter : IAsyncDisposable
 {
-    // Large blocks: a replay hands the kernel 2 MiB per write (perf/README.md, "Replay at disk speed").
-    private const int BufferSize = 4 * 1024 * 1024;
-    private const int FlushThreshold = 2 * 1024 * 1024;
+    // Large blocks, but no larger than the shared array pool keeps: 4 MiB buffers were tried and made a replay
+    // allocate in proportion to its input (Replay_SteadyState_AllocatesNothingPerFrame caught it).
+    private const int BufferSize = 1024 * 1024;
+    private const int FlushThreshold = 512 * 1024;
 
     private readonly PipeWriter _output;
     private readonly CaptureFileFormat _format;
