@@ -22,7 +22,7 @@ internal static class CtlCommand
     /// </summary>
     public static Command Create()
     {
-        var ctl = new Command("ctl", "talk to a running daemon: instances and EIPs").WithEpilog($"""
+        var ctl = new Command("ctl", "talk to a running daemon: instances, EIPs, the VPC").WithEpilog($"""
             --api defaults to 127.0.0.1:{GatewayOptions.DefaultApiPort}. Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials of --state.
             Errors come back as the API's code and message (exit 1).
             """);
@@ -82,8 +82,45 @@ internal static class CtlCommand
         Add(ctl, connection, release, p => Release(p.GetValue(releaseIds)!));
 
         Add(ctl, connection, "quota", "EIPs held and the quota", [], _ => c => Quota(c));
+        Add(ctl, connection, "cluster", "the nodes sharing the etcd state: the active one, each node's applied revision and its lag", [], _ => c => Cluster(c));
+
+        Add(ctl, connection, "vpcs", "list VPCs (DescribeVpcs): the one the daemon emulates", [], _ => c => ListVpcs(c));
+        Add(ctl, connection, "subnets", "list subnets (DescribeSubnets): id, CIDR, zone, free private addresses", [], _ => c => ListSubnets(c));
+        Add(ctl, connection, "zones", "list availability zones (DescribeZones)", [], _ => c => ListZones(c));
+
+        var stop = new Command("stop", "stop instances (STOP_CHARGING releases the ordinary public IP; start assigns a new one)");
+        var stopIds = stop.Define(InstanceIds());
+        var stoppedMode = stop.Define(CliSymbols.Choice("--stopped-mode", "KEEP_CHARGING keeps the public IP; STOP_CHARGING releases it", "KEEP_CHARGING",
+            [("KEEP_CHARGING", "KEEP_CHARGING"), ("STOP_CHARGING", "STOP_CHARGING"), ("keep-charging", "KEEP_CHARGING"), ("stop-charging", "STOP_CHARGING")], shownChoices: 2));
+        var stopType = stop.Define(StopTypeOption());
+        var stopWait = stop.Define(WaitOption());
+        Add(ctl, connection, stop, p => Power("StopInstances", p.GetValue(stopIds)!, "STOPPED", p.GetValue(stopWait),
+            new JsonObject { ["StopType"] = p.GetValue(stopType), ["StoppedMode"] = p.GetValue(stoppedMode) }));
+
+        var start = new Command("start", "start stopped instances");
+        var startIds = start.Define(InstanceIds());
+        var startWait = start.Define(WaitOption());
+        Add(ctl, connection, start, p => Power("StartInstances", p.GetValue(startIds)!, "RUNNING", p.GetValue(startWait), []));
+
+        var reboot = new Command("reboot", "reboot running instances (addresses stay)");
+        var rebootIds = reboot.Define(InstanceIds());
+        var rebootType = reboot.Define(StopTypeOption());
+        var rebootWait = reboot.Define(WaitOption());
+        Add(ctl, connection, reboot, p => Power("RebootInstances", p.GetValue(rebootIds)!, "RUNNING", p.GetValue(rebootWait), new JsonObject { ["StopType"] = p.GetValue(rebootType) }));
+
+        var rename = new Command("rename", "rename an instance (ins-...) or an EIP (eip-...)");
+        var renameId = rename.Define(CliSymbols.Positional("id", "the instance or EIP", "id", "rename takes <ins-id|eip-id> <name>."));
+        var renameName = rename.Define(CliSymbols.Positional("name", "the new name", "name", "rename takes <ins-id|eip-id> <name>."));
+        Add(ctl, connection, rename, p => Rename(p.GetValue(renameId)!, p.GetValue(renameName)!));
         return ctl;
     }
+
+    private static Option<string> StopTypeOption() =>
+        CliSymbols.Choice("--stop-type", "SOFT: shut down the OS; HARD: power off; SOFT_FIRST: soft, then hard if it fails", "SOFT",
+            [("SOFT", "SOFT"), ("HARD", "HARD"), ("SOFT_FIRST", "SOFT_FIRST")]);
+
+    private static Option<bool> WaitOption() =>
+        CliSymbols.Flag("--wait", "poll until every instance has left its transitional state (with gateway run --transition-time)");
 
     private static Argument<string[]> InstanceIds() =>
         CliSymbols.Positionals("ins-id", "the instances (ins-...)", ArgumentArity.OneOrMore, "instance id", "give at least 1 instance id (ins-...).");
@@ -245,6 +282,115 @@ internal static class CtlCommand
         };
     }
 
+    private static async Task Cluster(ApiClient c)
+    {
+        var r = await c.CallAsync("vpc", "DescribeGatewayCluster").ConfigureAwait(false);
+        var active = r.GetProperty("active").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("node").GetString() ?? "", a => a.GetProperty("segment").GetString() ?? "", StringComparer.Ordinal);
+        var rows = r.GetProperty("nodes").EnumerateArray().Select(n =>
+        {
+            string name = n.GetProperty("name").GetString() ?? "";
+            return new[]
+            {
+                name,
+                active.TryGetValue(name, out string? segment) ? $"active ({segment})" : n.TryGetProperty("segment", out var s) && s.ValueKind == JsonValueKind.String ? "standby" : "-",
+                n.GetProperty("appliedRevision").GetInt64().ToString(CultureInfo.InvariantCulture),
+                n.GetProperty("lag").GetInt64().ToString(CultureInfo.InvariantCulture),
+                n.GetProperty("api").GetString() ?? "",
+                n.GetProperty("pid").GetInt32().ToString(CultureInfo.InvariantCulture),
+            };
+        }).OrderBy(row => row[0], StringComparer.Ordinal);
+        Console.Write(Table(["NODE", "ROLE", "APPLIED", "LAG", "API", "PID"], rows));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"state head revision {r.GetProperty("headRevision").GetInt64()} (etcd revision {r.GetProperty("etcdRevision").GetInt64()}); answered by {r.GetProperty("node").GetString()}"));
+    }
+
+    /// <summary>A power action on instances, then (with --wait) polling DescribeInstancesStatus until they read <paramref name="target"/>.</summary>
+    private static Func<ApiClient, Task> Power(string action, string[] ids, string target, bool wait, JsonObject parameters)
+    {
+        return async c =>
+        {
+            parameters["InstanceIds"] = Array(ids);
+            await c.CallAsync("cvm", action, parameters).ConfigureAwait(false);
+            if (wait)
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+                while (true)
+                {
+                    var statuses = await DescribeAll(c, "cvm", "DescribeInstancesStatus", "InstanceStatusSet", ("InstanceIds", ids)).ConfigureAwait(false);
+                    var pending = statuses.Where(s => s.GetProperty("InstanceState").GetString() != target).Select(s => s.GetProperty("InstanceId").GetString()).ToList();
+                    if (pending.Count == 0)
+                    {
+                        break;
+                    }
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        throw new FailureException($"{string.Join(" ", pending)} did not reach {target} within 5 minutes.");
+                    }
+                    await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
+                }
+            }
+            await ListInstances(c, ids).ConfigureAwait(false);
+        };
+    }
+
+    private static Func<ApiClient, Task> Rename(string id, string name)
+    {
+        return id.StartsWith("eip-", StringComparison.Ordinal)
+            ? async c =>
+            {
+                await c.CallAsync("vpc", "ModifyAddressAttribute", new JsonObject { ["AddressId"] = id, ["AddressName"] = name }).ConfigureAwait(false);
+                await ListAddresses(c, [id]).ConfigureAwait(false);
+            }
+            : id.StartsWith("ins-", StringComparison.Ordinal)
+            ? async c =>
+            {
+                await c.CallAsync("cvm", "ModifyInstancesAttribute", new JsonObject { ["InstanceIds"] = Array([id]), ["InstanceName"] = name }).ConfigureAwait(false);
+                await ListInstances(c, [id]).ConfigureAwait(false);
+            }
+            : throw new UsageException($"rename needs an instance id (ins-...) or an EIP id (eip-...), not '{id}'.");
+    }
+
+    private static async Task ListVpcs(ApiClient c)
+    {
+        var vpcs = await DescribeAll(c, "vpc", "DescribeVpcs", "VpcSet", null, numbersAsStrings: true).ConfigureAwait(false);
+        Console.Write(Table(["VPC", "NAME", "CIDR", "DEFAULT", "CREATED"], vpcs.Select(v => new[]
+        {
+            v.GetProperty("VpcId").GetString()!,
+            v.GetProperty("VpcName").GetString() ?? "",
+            v.GetProperty("CidrBlock").GetString() ?? "",
+            v.GetProperty("IsDefault").GetBoolean() ? "yes" : "no",
+            v.GetProperty("CreatedTime").GetString() ?? "",
+        })));
+    }
+
+    private static async Task ListSubnets(ApiClient c)
+    {
+        var subnets = await DescribeAll(c, "vpc", "DescribeSubnets", "SubnetSet", null, numbersAsStrings: true).ConfigureAwait(false);
+        Console.Write(Table(["SUBNET", "VPC", "NAME", "CIDR", "ZONE", "FREE IPS", "CREATED"], subnets.Select(n => new[]
+        {
+            n.GetProperty("SubnetId").GetString()!,
+            n.GetProperty("VpcId").GetString()!,
+            n.GetProperty("SubnetName").GetString() ?? "",
+            n.GetProperty("CidrBlock").GetString() ?? "",
+            n.GetProperty("Zone").GetString() ?? "",
+            $"{n.GetProperty("AvailableIpAddressCount").GetInt64()} of {n.GetProperty("TotalIpAddressCount").GetInt64()}",
+            n.GetProperty("CreatedTime").GetString() ?? "",
+        })));
+    }
+
+    private static async Task ListZones(ApiClient c)
+    {
+        var r = await c.CallAsync("cvm", "DescribeZones").ConfigureAwait(false);
+        Console.Write(Table(["ZONE", "NAME", "ID", "STATE"], r.GetProperty("ZoneSet").EnumerateArray().Select(z => new[]
+        {
+            z.GetProperty("Zone").GetString()!,
+            z.GetProperty("ZoneName").GetString() ?? "",
+            z.GetProperty("ZoneId").GetString() ?? "",
+            z.GetProperty("ZoneState").GetString() ?? "",
+        })));
+    }
+
     private static async Task Quota(ApiClient c)
     {
         var r = await c.CallAsync("vpc", "DescribeAddressQuota").ConfigureAwait(false);
@@ -271,7 +417,7 @@ internal static class CtlCommand
                 First(i.GetProperty("PublicIpAddresses")),
                 eipByInstance.GetValueOrDefault(id, "-"),
                 $"{i.GetProperty("InternetAccessible").GetProperty("InternetMaxBandwidthOut").GetInt32()} Mbps",
-                i.GetProperty("InstanceState").GetString() ?? "",
+                State(i),
                 i.GetProperty("CreatedTime").GetString() ?? "",
             };
         });
@@ -294,12 +440,25 @@ internal static class CtlCommand
         Console.Write(Table(["EIP", "PUBLIC IP", "STATUS", "INSTANCE", "PRIVATE IP", "NAME", "CREATED"], rows));
     }
 
-    private static async Task<List<JsonElement>> DescribeAll(ApiClient c, string service, string action, string set, (string Name, IReadOnlyList<string> Ids)? ids)
+    /// <summary>"STOPPED (STOP_CHARGING)" for a stopped instance, else the state.</summary>
+    private static string State(JsonElement instance)
+    {
+        string state = instance.GetProperty("InstanceState").GetString() ?? "";
+        return instance.TryGetProperty("StopChargingMode", out var mode) && mode.GetString() is { } m && m != "NOT_APPLICABLE" && state is "STOPPED" or "STOPPING"
+            ? $"{state} ({m})"
+            : state;
+    }
+
+    private static async Task<List<JsonElement>> DescribeAll(ApiClient c, string service, string action, string set, (string Name, IReadOnlyList<string> Ids)? ids,
+        bool numbersAsStrings = false)
     {
         var all = new List<JsonElement>();
         while (true)
         {
-            var p = new JsonObject { ["Offset"] = all.Count, ["Limit"] = 100 };
+            // vpc's DescribeVpcs and DescribeSubnets declare Offset and Limit as strings.
+            var p = numbersAsStrings
+                ? new JsonObject { ["Offset"] = all.Count.ToString(CultureInfo.InvariantCulture), ["Limit"] = "100" }
+                : new JsonObject { ["Offset"] = all.Count, ["Limit"] = 100 };
             if (ids is { } given)
             {
                 p[given.Name] = Array(given.Ids);

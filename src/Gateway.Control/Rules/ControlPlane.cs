@@ -5,8 +5,19 @@ using Gateway.Packets;
 
 namespace Gateway.Control.Rules;
 
-/// <summary>An instance as listed: with the public address that translates to it (EIP or ordinary) and its EIP id.</summary>
-internal sealed record InstanceView(Instance Instance, uint? PublicIp, string? AddressId);
+/// <summary>
+/// An instance as listed: with the public address it holds (EIP or ordinary; kept while stopped with KEEP_CHARGING),
+/// its EIP id, and its state and latest operation's state at the time of listing.
+/// </summary>
+internal sealed record InstanceView(Instance Instance, uint? PublicIp, string? AddressId)
+{
+    public string State { get; init; } = InstanceStates.Running;
+
+    public string LatestOperationState { get; init; } = "SUCCESS";
+}
+
+/// <summary>The instance states DescribeInstancesStatus lists.</summary>
+internal sealed record InstanceStatusView(string InstanceId, string State);
 
 /// <summary>An EIP as listed: with the private address of the instance it is bound to.</summary>
 internal sealed record AddressView(ElasticAddress Address, uint? PrivateIp);
@@ -28,36 +39,65 @@ internal sealed record RunInstancesCommand(
     /// instances that token created and creates nothing, so a retried or replayed RunInstances cannot create twice.
     /// </summary>
     public string? ClientToken { get; init; }
+
+    /// <summary>The API request's id, kept as the instances' LatestOperationRequestId.</summary>
+    public string? RequestId { get; init; }
 }
 
-/// <summary>Limits the rules enforce.</summary>
+/// <summary>Limits the rules enforce, and how long the power transitions read.</summary>
 internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota, int MaxBandwidthOut = 65535)
 {
     public const int DefaultEipQuota = 20;
     public const int MaxIdsPerRequest = 100;
+
+    /// <summary>
+    /// How long one change may take from deciding to applied (a shared store: commit, conflicts decided again, and
+    /// this node's table reaching the commit); past it the request fails with <see cref="ErrorCodes.ServiceUnavailable"/>.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>InstanceName's limit in RunInstances and ModifyInstancesAttribute (cvm: InvalidInstanceName.TooLong).</summary>
+    public const int MaxInstanceNameLength = 60;
+
+    /// <summary>
+    /// How long PENDING, STOPPING, STARTING and REBOOTING read before the instance reads as its target state. Zero (the
+    /// default) settles every change within its request: scripts that poll for RUNNING finish at their first poll and
+    /// scripts that do not poll still work. Every effect of a change is committed when it is accepted, whatever this is:
+    /// the transition is a label that ends at a stored time, so a restart never has a half-done change to finish.
+    /// </summary>
+    public TimeSpan TransitionTime { get; init; }
 }
 
 /// <summary>
 /// The seed's public-IP rules over instances, ordinary public IPs and EIPs, and the control channel to the data plane.
 /// </summary>
 /// <remarks>
-/// <para>Every change runs under one lock, in three steps: the rules build a <see cref="Mutation"/> (refusing with
-/// an <see cref="ApiException"/> before anything is written), the store commits it in one transaction, and the
-/// binding table and the memory state take it. Only then does the caller answer, so a client that got a success
-/// can send traffic through the new binding at once, and an answered change is on disk.</para>
+/// <para>Every change goes in three steps: the rules build a <see cref="Mutation"/> (refusing with an
+/// <see cref="ApiException"/> before anything is written), the store commits it in one transaction, and the binding
+/// table and the memory state take it. Only then does the caller answer, so a client that got a success can send
+/// traffic through the new binding at once, and an answered change is durable. One change at a time is decided and
+/// committed on a node; queries and the change feed only wait for the state lock, never for a commit.</para>
+/// <para>With a store shared by several nodes (<see cref="IControlStore.FeedsCommits"/>), the state and the table
+/// change only through the store's change feed (<see cref="IChangeSink"/>), in commit order, whoever committed: the
+/// committer waits until its own commit came back through the feed. A commit refused because another node changed a
+/// fact the rules read is decided again once this node has seen that change.</para>
 /// <para>Rebinding an instance (EIP associate/disassociate) is one <see cref="BindingTable.Bind"/>, which installs the
 /// new public address before it removes the old one: no packet meets a half-changed state.</para>
 /// </remarks>
-internal sealed class ControlPlane
+internal sealed class ControlPlane : IChangeSink
 {
+    /// <summary>Guards <see cref="_state"/> and the table's writer side; held for the rules and for applying, never across a commit.</summary>
     private readonly Lock _lock = new();
-    private readonly ControlState _state;
-    private readonly SqliteStore _store;
+    /// <summary>One change decided and committed at a time on this node (the store's transactions are one at a time anyway).</summary>
+    private readonly Lock _mutations = new();
+    /// <summary>Pulsed after every apply, for a committer waiting for its change to come back through the feed.</summary>
+    private readonly object _applied = new();
+    private ControlState _state;
+    private readonly IControlStore _store;
     private readonly BindingTable _table;
     private readonly TimeProvider _clock;
     private readonly ControlPlaneLimits _limits;
 
-    public ControlPlane(ControlState state, SqliteStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
+    public ControlPlane(ControlState state, IControlStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
     {
         _state = state;
         _store = store;
@@ -74,11 +114,38 @@ internal sealed class ControlPlane
 
     public ControlPlaneLimits Limits => _limits;
 
+    /// <summary>The cluster's nodes and roles (set when the store is shared; null on one node).</summary>
+    public Func<CancellationToken, Task<System.Text.Json.Nodes.JsonObject>>? ClusterStatus { get; set; }
+
     public string VpcId => _state.VpcId;
 
     public string SubnetId => _state.SubnetId;
 
     public Ipv4Cidr Subnet => _state.Subnet;
+
+    /// <summary>The state now (replaced whole when a shared store's feed had to reload).</summary>
+    public ControlState State
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The store revision this node's state and table reflect (0 for a store without revisions).</summary>
+    public long AppliedRevision
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state.Revision;
+            }
+        }
+    }
 
     /// <summary>Fills the (empty) binding table from the state: start-up, before the API answers.</summary>
     public void LoadTable()
@@ -94,8 +161,8 @@ internal sealed class ControlPlane
     }
 
     /// <summary>
-    /// Differences between the binding table and the bindings the database implies (read from disk, not memory);
-    /// empty when they are equal.
+    /// Differences between the binding table and the bindings the store implies (read from the store, not memory);
+    /// empty when they are equal. With a shared store, only meaningful once changes have stopped.
     /// </summary>
     public IReadOnlyList<string> CheckTableAgainstStore()
     {
@@ -106,15 +173,19 @@ internal sealed class ControlPlane
             var problems = new List<string>();
             foreach (var (pub, priv) in inStore.Except(inTable))
             {
-                problems.Add($"the database binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the table does not");
+                problems.Add($"the store binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the table does not");
             }
             foreach (var (pub, priv) in inTable.Except(inStore))
             {
-                problems.Add($"the table binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the database does not");
+                problems.Add($"the table binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the store does not");
             }
             return problems;
         }
     }
+
+    /// <summary>The binding table's bindings now (public, private), sorted.</summary>
+    public IReadOnlyList<(uint PublicIp, uint PrivateIp)> TableBindings() =>
+        [.. _table.Snapshot().Select(b => (b.PublicAddress, b.PrivateAddress)).Order()];
 
     /// <summary>The private addresses of every instance (the VPC sources the data plane may accept).</summary>
     public IReadOnlyList<uint> KnownPrivateAddresses()
@@ -131,7 +202,31 @@ internal sealed class ControlPlane
     {
         lock (_lock)
         {
-            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceView(i, _state.EffectivePublicIp(i), _state.AddressBoundTo(i.Id)?.Id))];
+            var now = _clock.GetUtcNow();
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceView(i, _state.EffectivePublicIp(i), _state.AddressBoundTo(i.Id)?.Id)
+            {
+                State = i.StateAt(now),
+                LatestOperationState = i.LatestOperationStateAt(now),
+            })];
+        }
+    }
+
+    /// <summary>The state of every instance now, in creation order.</summary>
+    public IReadOnlyList<InstanceStatusView> InstanceStatuses()
+    {
+        lock (_lock)
+        {
+            var now = _clock.GetUtcNow();
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceStatusView(i.Id, i.StateAt(now)))];
+        }
+    }
+
+    /// <summary>The VPC, the subnet, when they were made and the private addresses in use (DescribeVpcs, DescribeSubnets).</summary>
+    public (DateTimeOffset Created, int UsedPrivateIps) NetworkUsage()
+    {
+        lock (_lock)
+        {
+            return (_state.NetworkCreated, _state.Instances.Values.Count(i => _state.Subnet.Contains(i.PrivateIp)));
         }
     }
 
@@ -171,7 +266,7 @@ internal sealed class ControlPlane
 
     public IReadOnlyList<string> RunInstances(RunInstancesCommand command) => Mutate(m =>
     {
-        if (command.ClientToken is { } token && _state.InstancesOfClientToken(token) is { } earlier)
+        if (command.ClientToken is { } token && m.InstancesOfClientToken(token) is { } earlier)
         {
             return earlier; // the same request again (a retry after a lost answer, or a replay): nothing new.
         }
@@ -203,8 +298,13 @@ internal sealed class ControlPlane
                 }
             }
         }
+        if (command.Name.Length > ControlPlaneLimits.MaxInstanceNameLength)
+        {
+            throw new ApiException(ErrorCodes.InstanceNameTooLong, $"InstanceName has {command.Name.Length} characters; at most {ControlPlaneLimits.MaxInstanceNameLength} are accepted.");
+        }
         bool wantsPublic = command.BandwidthOut > 0 && command.PublicIpAssigned != false;
         var now = Now();
+        var transition = Transition(InstanceStates.Pending);
         var ids = new List<string>(command.Count);
         for (int n = 0; n < command.Count; n++)
         {
@@ -213,7 +313,13 @@ internal sealed class ControlPlane
             string id = ResourceIds.New(ResourceIds.InstancePrefix, m.IsInstanceIdTaken);
             string name = command.Count > 1 && command.Name.Length > 0 ? $"{command.Name}-{n + 1}" : command.Name;
             m.Put(new Instance(id, m.NextSeq(), name, privateIp, publicIp, command.BandwidthOut, command.InternetChargeType,
-                command.PublicIpAssigned ?? command.BandwidthOut > 0, command.Zone, command.InstanceType, command.ImageId, now));
+                command.PublicIpAssigned ?? command.BandwidthOut > 0, command.Zone, command.InstanceType, command.ImageId, now)
+            {
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "RunInstances",
+                LatestOperationRequestId = command.RequestId,
+            });
             ids.Add(id);
         }
         if (command.ClientToken is { } newToken)
@@ -225,7 +331,13 @@ internal sealed class ControlPlane
 
     public void TerminateInstances(IReadOnlyList<string> instanceIds, bool releaseAddress) => Mutate(m =>
     {
-        foreach (var instance in RequireInstances(m, instanceIds))
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "TerminateInstances", InstanceStates.Running, InstanceStates.Stopped);
+        }
+        foreach (var instance in instances)
         {
             if (instance.OrdinaryPublicIp is uint publicIp)
             {
@@ -252,9 +364,21 @@ internal sealed class ControlPlane
     public void ResetInternetMaxBandwidth(IReadOnlyList<string> instanceIds, int bandwidthOut) => Mutate(m =>
     {
         CheckBandwidth(bandwidthOut);
-        foreach (var instance in RequireInstances(m, instanceIds))
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "ResetInstancesInternetMaxBandwidth", InstanceStates.Running, InstanceStates.Stopped);
+        }
+        foreach (var instance in instances)
         {
             var changed = instance with { BandwidthOut = bandwidthOut };
+            if (IsReleasedWhileStopped(instance))
+            {
+                // Stopped with STOP_CHARGING: no public IP until start; the bandwidth decides whether start assigns one.
+                m.Put(changed with { PublicIpOnStart = bandwidthOut > 0 && (instance.PublicIpOnStart || instance.BandwidthOut == 0) && m.AddressBoundTo(instance.Id) is null });
+                continue;
+            }
             if (bandwidthOut == 0 && instance.OrdinaryPublicIp is uint publicIp)
             {
                 // No bandwidth, no internet access: the ordinary public IP goes back to the pool.
@@ -270,6 +394,120 @@ internal sealed class ControlPlane
         return 0;
     });
 
+    /// <summary>
+    /// StopInstances: RUNNING instances read STOPPING, then STOPPED. Their binding leaves the data plane at once.
+    /// STOP_CHARGING releases the ordinary public IP to the pool (behind every free address) and start assigns a new
+    /// one; KEEP_CHARGING keeps it; an EIP stays bound either way. The cloud accepts no-charge stops only from
+    /// pay-as-you-go instances with cloud disks, which every emulated instance is.
+    /// </summary>
+    public void StopInstances(IReadOnlyList<string> instanceIds, string stopType, string stoppedMode, string? requestId) => Mutate(m =>
+    {
+        CheckStopType(stopType);
+        if (stoppedMode is not (StopModes.KeepCharging or StopModes.StopCharging))
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValue, $"StoppedMode must be {StopModes.KeepCharging} or {StopModes.StopCharging}, not '{stoppedMode}'.");
+        }
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "StopInstances", InstanceStates.Running);
+        }
+        var transition = Transition(InstanceStates.Stopping);
+        foreach (var instance in instances)
+        {
+            var stopped = instance with
+            {
+                Power = InstanceStates.Stopped,
+                StopMode = stoppedMode,
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "StopInstances",
+                LatestOperationRequestId = requestId,
+                PublicIpOnStart = false,
+            };
+            if (stoppedMode == StopModes.StopCharging && instance.OrdinaryPublicIp is uint publicIp)
+            {
+                m.ReturnPublicIp(publicIp);
+                stopped = stopped with { OrdinaryPublicIp = null, PublicIpOnStart = true };
+            }
+            m.Put(stopped);
+        }
+        return 0;
+    });
+
+    /// <summary>
+    /// StartInstances: STOPPED instances read STARTING, then RUNNING; their binding is back at once, with a new
+    /// ordinary public IP (the pool's longest-free address) when a STOP_CHARGING stop released the old one.
+    /// </summary>
+    public void StartInstances(IReadOnlyList<string> instanceIds, string? requestId) => Mutate(m =>
+    {
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "StartInstances", InstanceStates.Stopped);
+        }
+        var transition = Transition(InstanceStates.Starting);
+        foreach (var instance in instances)
+        {
+            var started = instance with
+            {
+                Power = InstanceStates.Running,
+                StopMode = "",
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "StartInstances",
+                LatestOperationRequestId = requestId,
+                PublicIpOnStart = false,
+            };
+            if (instance.PublicIpOnStart && instance.OrdinaryPublicIp is null && instance.BandwidthOut > 0 && m.AddressBoundTo(instance.Id) is null)
+            {
+                started = started with { OrdinaryPublicIp = m.TakePublicIp(ErrorCodes.EipInsufficient) };
+            }
+            m.Put(started);
+        }
+        return 0;
+    });
+
+    /// <summary>RebootInstances: RUNNING instances read REBOOTING, then RUNNING; addresses and bindings stay.</summary>
+    public void RebootInstances(IReadOnlyList<string> instanceIds, string stopType, string? requestId) => Mutate(m =>
+    {
+        CheckStopType(stopType);
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "RebootInstances", InstanceStates.Running);
+        }
+        var transition = Transition(InstanceStates.Rebooting);
+        foreach (var instance in instances)
+        {
+            m.Put(instance with
+            {
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "RebootInstances",
+                LatestOperationRequestId = requestId,
+            });
+        }
+        return 0;
+    });
+
+    /// <summary>ModifyInstancesAttribute's InstanceName, in any state.</summary>
+    public void RenameInstances(IReadOnlyList<string> instanceIds, string name) => Mutate(m =>
+    {
+        if (name.Length > ControlPlaneLimits.MaxInstanceNameLength)
+        {
+            throw new ApiException(ErrorCodes.InstanceNameTooLong, $"InstanceName has {name.Length} characters; at most {ControlPlaneLimits.MaxInstanceNameLength} are accepted.");
+        }
+        foreach (var instance in RequireInstances(m, instanceIds))
+        {
+            m.Put(instance with { Name = name });
+        }
+        return 0;
+    });
+
     // ----- vpc. -----
 
     public (IReadOnlyList<string> AddressIds, long TaskId) AllocateAddresses(int count, string name, int bandwidth, string internetChargeType) => Mutate(m =>
@@ -279,7 +517,7 @@ internal sealed class ControlPlane
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"AddressCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {count}.");
         }
         CheckBandwidth(bandwidth);
-        int held = _state.Addresses.Count;
+        int held = m.EipCount();
         if (held + count > _limits.EipQuota)
         {
             throw new ApiException(ErrorCodes.AddressQuotaLimitExceeded,
@@ -318,6 +556,10 @@ internal sealed class ControlPlane
             m.ReturnPublicIp(publicIp);
             m.Put(instance with { OrdinaryPublicIp = null });
         }
+        else if (instance.PublicIpOnStart)
+        {
+            m.Put(instance with { PublicIpOnStart = false }); // the EIP is its public address from now on, also after start.
+        }
         m.Put(eip with { InstanceId = instance.Id });
         return m.AddTask("AssociateAddress");
     });
@@ -335,9 +577,27 @@ internal sealed class ControlPlane
         // The API's ReallocateNormalPublicIp=false opts out; leaving it out follows the seed.
         if (reallocateNormalPublicIp != false && instance.BandwidthOut > 0)
         {
-            m.Put(instance with { OrdinaryPublicIp = m.TakePublicIp() });
+            // Stopped with STOP_CHARGING the instance holds no public IP: it gets its new one when it starts.
+            m.Put(IsReleasedWhileStopped(instance) ? instance with { PublicIpOnStart = true } : instance with { OrdinaryPublicIp = m.TakePublicIp() });
         }
         return m.AddTask("DisassociateAddress");
+    });
+
+    /// <summary>Refuses an EIP id of the wrong shape or of nothing, with the codes of every EIP call; changes nothing.</summary>
+    public void RequireAddressExists(string addressId)
+    {
+        lock (_lock)
+        {
+            RequireAddress(new Mutation(_state, _store.Numbering(_state)), addressId);
+        }
+    }
+
+    /// <summary>ModifyAddressAttribute's AddressName.</summary>
+    public void RenameAddress(string addressId, string name) => Mutate(m =>
+    {
+        var eip = RequireAddress(m, addressId);
+        m.Put(eip with { Name = name });
+        return 0;
     });
 
     public long ReleaseAddresses(IReadOnlyList<string> addressIds) => Mutate(m =>
@@ -370,22 +630,130 @@ internal sealed class ControlPlane
 
     private T Mutate<T>(Func<Mutation, T> rules)
     {
+        using var timeout = new CancellationTokenSource(_limits.RequestTimeout);
+        if (!_mutations.TryEnter(_limits.RequestTimeout))
+        {
+            throw Unavailable("other changes on this node took longer than the request timeout; nothing was changed. Retry.");
+        }
+        try
+        {
+            bool caughtUp = !_store.FeedsCommits;
+            while (true)
+            {
+                T result;
+                PreparedCommit? prepared = null;
+                bool refusedBehind = false;
+                lock (_lock)
+                {
+                    // Rules, change and compares on one state: the feed cannot apply anything in between.
+                    var mutation = new Mutation(_state, _store.Numbering(_state));
+                    try
+                    {
+                        result = rules(mutation); // throws ApiException: refused, nothing written
+                    }
+                    catch (ApiException) when (!caughtUp)
+                    {
+                        refusedBehind = true;
+                        result = default!;
+                    }
+                    if (!refusedBehind)
+                    {
+                        var change = mutation.Finish();
+                        if (change.IsEmpty)
+                        {
+                            return result;
+                        }
+                        prepared = _store.Prepare(change, mutation.Reads, _state);
+                    }
+                }
+                if (refusedBehind)
+                {
+                    // A refusal commits nothing, so no compare can catch a state that is behind: another node may have
+                    // created what this one has not seen yet. Refuse only on a state as new as the store's head.
+                    caughtUp = true;
+                    long head = _store.HeadRevision(timeout.Token);
+                    WaitForState(s => s.Revision >= head, timeout.Token);
+                    continue;
+                }
+
+                var outcome = _store.Commit(prepared!, timeout.Token); // 1. durable (throws: nothing changed, or the message says)
+                if (outcome.IsCommitted)
+                {
+                    if (_store.FeedsCommits)
+                    {
+                        // 2. this node's table has it once the feed brought it back; 3. the caller answers.
+                        long revision = outcome.Revision;
+                        if (!WaitForState(s => s.Revision >= revision, timeout.Token))
+                        {
+                            throw Unavailable($"the change was committed (revision {revision}) but this node has not applied it within the request timeout (its store feed is behind or broken); it will apply it when the feed resumes. Describe the resources to see it.");
+                        }
+                    }
+                    else
+                    {
+                        ApplyCommitted(prepared!.Change); // 2. the data plane, then events; 3. the caller answers.
+                    }
+                    return result;
+                }
+                // Another node changed a fact the rules read: decide again once this node has seen that change.
+                WaitForState(outcome.CaughtUp!, timeout.Token);
+                if (timeout.IsCancellationRequested)
+                {
+                    throw Unavailable("other nodes kept changing the same resources for longer than the request timeout; nothing was changed. Retry.");
+                }
+            }
+        }
+        finally
+        {
+            _mutations.Exit();
+        }
+    }
+
+    private static ApiException Unavailable(string message) => new(ErrorCodes.ServiceUnavailable, message);
+
+    /// <summary>Waits until <paramref name="condition"/> holds for the state (checked after every apply); false when cancelled first.</summary>
+    private bool WaitForState(Func<ControlState, bool> condition, CancellationToken cancellationToken)
+    {
+        lock (_applied)
+        {
+            while (true)
+            {
+                lock (_lock)
+                {
+                    if (condition(_state))
+                    {
+                        return true;
+                    }
+                }
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return false;
+                }
+                // Applies pulse under _applied; the short wait also bounds a missed pulse and notices cancellation.
+                Monitor.Wait(_applied, 50);
+            }
+        }
+    }
+
+    private void PulseApplied()
+    {
+        lock (_applied)
+        {
+            Monitor.PulseAll(_applied);
+        }
+    }
+
+    /// <summary>
+    /// Applies a committed change to the state, then the binding table, then raises the events: from the committer
+    /// (one-writer store) or from the store's feed (shared store), in commit order either way.
+    /// </summary>
+    public void ApplyCommitted(ChangeSet change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
         lock (_lock)
         {
-            var mutation = new Mutation(_state);
-            T result = rules(mutation);
-            var change = mutation.Finish();
-            if (change.IsEmpty)
-            {
-                return result;
-            }
-            var affected = mutation.AffectedInstanceIds();
+            var affected = _state.AffectedInstanceIds(change);
             var before = BindingsOf(affected, out var privateIps);
-
-            _store.Commit(change); // 1. durable (throws: nothing changed anywhere)
             _state.Apply(change);
-
-            // 2. the data plane, then events; 3. the caller answers.
             var after = BindingsOf(affected, out _);
             var events = new List<ControlPlaneEvent>();
             foreach (var instance in change.PutInstances)
@@ -419,11 +787,74 @@ internal sealed class ControlPlane
             }
             foreach (string id in change.DeletedInstances)
             {
-                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, privateIps[id], 0));
+                if (privateIps.TryGetValue(id, out uint privateIp))
+                {
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, privateIp, 0));
+                }
             }
             Raise(events);
-            return result;
         }
+        PulseApplied();
+    }
+
+    /// <summary>
+    /// Swaps in a state read whole at a later revision (the feed could not resume from where it was). The new state
+    /// is built aside; the table is then brought to it binding by binding, each change one atomic step as in any apply,
+    /// so a reader sees every binding old or new and never a table half-filled.
+    /// </summary>
+    public void ReplaceState(ControlState fresh)
+    {
+        ArgumentNullException.ThrowIfNull(fresh);
+        lock (_lock)
+        {
+            var events = new List<ControlPlaneEvent>();
+            var oldPrivates = _state.Instances.Values.Select(i => i.PrivateIp).ToHashSet();
+            var newPrivates = fresh.Instances.Values.Select(i => i.PrivateIp).ToHashSet();
+            foreach (uint ip in newPrivates.Except(oldPrivates))
+            {
+                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceAdded, ip, 0));
+            }
+            var now = fresh.Bindings().ToDictionary(b => b.PrivateIp, b => b.PublicIp);
+            foreach (var binding in _table.Snapshot())
+            {
+                if (!now.TryGetValue(binding.PrivateAddress, out uint pub) || pub != binding.PublicAddress)
+                {
+                    if (!now.ContainsKey(binding.PrivateAddress))
+                    {
+                        _table.UnbindPrivate(binding.PrivateAddress);
+                    }
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, binding.PrivateAddress, binding.PublicAddress));
+                }
+            }
+            foreach (var (priv, pub) in now)
+            {
+                if (!_table.TryGetPublic(priv, out uint current, out _) || current != pub)
+                {
+                    _table.Bind(pub, priv);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, priv, pub));
+                }
+            }
+            foreach (uint ip in oldPrivates.Except(newPrivates))
+            {
+                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, ip, 0));
+            }
+            _state = fresh;
+            Raise(events);
+        }
+        PulseApplied();
+    }
+
+    /// <summary>The feed is complete up to <paramref name="revision"/> with nothing to apply.</summary>
+    public void AdvanceTo(long revision)
+    {
+        lock (_lock)
+        {
+            if (revision > _state.Revision)
+            {
+                _state.Revision = revision;
+            }
+        }
+        PulseApplied();
     }
 
     private Dictionary<string, (uint PublicIp, uint PrivateIp)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)
@@ -435,7 +866,7 @@ internal sealed class ControlPlane
             if (_state.Instances.TryGetValue(id, out var instance))
             {
                 privateIps[id] = instance.PrivateIp;
-                result[id] = _state.EffectivePublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
+                result[id] = _state.BoundPublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
             }
         }
         return result;
@@ -470,6 +901,35 @@ internal sealed class ControlPlane
     {
         var now = _clock.GetUtcNow();
         return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero); // the API shows whole seconds.
+    }
+
+    /// <summary>The transitional state to show and until when, or none when transitions take no time.</summary>
+    private (string? State, DateTimeOffset Until) Transition(string state) =>
+        _limits.TransitionTime > TimeSpan.Zero ? (state, _clock.GetUtcNow() + _limits.TransitionTime) : (null, default);
+
+    /// <summary>Stopped with STOP_CHARGING: its ordinary public IP went back to the pool and comes back (a new one) at start.</summary>
+    private static bool IsReleasedWhileStopped(Instance instance) => instance.IsStopped && instance.StopMode == StopModes.StopCharging;
+
+    /// <summary>Refuses with the cloud's code for the instance's state (UnsupportedOperation.InstanceStateStopped, …) unless it is one of <paramref name="allowed"/>.</summary>
+    private static void RequireState(Instance instance, DateTimeOffset now, string action, params string[] allowed)
+    {
+        string state = instance.StateAt(now);
+        if (!allowed.Contains(state))
+        {
+            string needed = allowed.Length == 1 ? allowed[0] : string.Join(" or ", allowed);
+            string wait = state is InstanceStates.Pending or InstanceStates.Stopping or InstanceStates.Starting or InstanceStates.Rebooting
+                ? $" until {instance.TransitionUntil.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)}; poll DescribeInstancesStatus and try again when it reads {instance.Power}"
+                : "";
+            throw new ApiException(InstanceStates.UnsupportedCode(state), $"{action} needs {needed} instances; {instance.Id} is {state}{wait}.");
+        }
+    }
+
+    private static void CheckStopType(string stopType)
+    {
+        if (stopType is not ("SOFT" or "HARD" or "SOFT_FIRST"))
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValue, $"StopType must be SOFT, HARD or SOFT_FIRST, not '{stopType}'.");
+        }
     }
 
     private void CheckBandwidth(int bandwidth)
