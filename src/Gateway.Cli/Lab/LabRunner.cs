@@ -32,14 +32,14 @@ internal static partial class LabRunner
     [GeneratedRegex(@"API listening on http://([0-9.]+:[0-9]+)")]
     private static partial Regex ApiLine();
 
-    /// <summary>The command that runs this executable (<c>dotnet gateway.dll</c> or the apphost).</summary>
+    /// <summary>The command that runs this executable (<c>dotnet gateway.dll</c>, the apphost, or the Native AOT build).</summary>
     public static IReadOnlyList<string> SelfCommand
     {
         get
         {
             string process = Environment.ProcessPath ?? "dotnet";
             return Path.GetFileNameWithoutExtension(process) == "dotnet"
-                ? [process, typeof(LabRunner).Assembly.Location]
+                ? [process, Path.Combine(AppContext.BaseDirectory, "gateway.dll")]
                 : [process];
         }
     }
