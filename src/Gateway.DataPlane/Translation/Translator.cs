@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.DataPlane.Translation;
@@ -45,14 +46,15 @@ public sealed class Translator
     /// <summary>Translates an Ethernet frame (802.1Q/802.1ad tags allowed and kept) and counts the outcome.</summary>
     /// <param name="frame">The captured bytes, rewritten in place.</param>
     /// <param name="wireLength">The frame's original length (≥ <c>frame.Length</c> for a snap-length-cut capture).</param>
+    /// <param name="policing">The worker's lane of the bandwidth policer (its clock and meters); null: no caps, no metering.</param>
     /// <returns><see cref="DropReason.None"/> to forward, otherwise why the frame is dropped.</returns>
-    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer, PolicerLane? policing = null)
     {
         counters.Received(wireLength);
         int l3 = FindIpv4(frame, out DropReason reason);
         if (reason == DropReason.None)
         {
-            reason = TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, counters, wireLength);
+            reason = TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, counters, wireLength, policing);
         }
         return Count(counters, reason, wireLength);
     }
@@ -65,7 +67,7 @@ public sealed class Translator
     /// <param name="buffer">The frames, rewritten in place.</param>
     /// <param name="frames">Where each frame sits in <paramref name="buffer"/> and its length on the wire.</param>
     /// <param name="verdicts">Receives each frame's verdict, in order; at least as long as <paramref name="frames"/>.</param>
-    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
+    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer, PolicerLane? policing = null)
     {
         if (verdicts.Length < frames.Length)
         {
@@ -77,7 +79,7 @@ public sealed class Translator
             for (int i = 0; i < frames.Length; i++)
             {
                 var f = frames[i];
-                verdicts[i] = TranslateEthernet(buffer.Slice(f.Offset, f.Length), f.WireLength, counters, mode);
+                verdicts[i] = TranslateEthernet(buffer.Slice(f.Offset, f.Length), f.WireLength, counters, mode, policing);
             }
             return;
         }
@@ -115,7 +117,7 @@ public sealed class Translator
             if (t >= 0)
             {
                 var f = frames[t];
-                verdicts[t] = TranslateEthernet(buffer.Slice(f.Offset, f.Length), f.WireLength, counters, mode);
+                verdicts[t] = TranslateEthernet(buffer.Slice(f.Offset, f.Length), f.WireLength, counters, mode, policing);
             }
         }
     }
@@ -151,10 +153,10 @@ public sealed class Translator
         throw new ArgumentException($"a batch of {frames} frames needs as many verdicts; the span holds {verdicts}.", nameof(verdicts));
 
     /// <summary>Translates a bare IPv4 packet (raw-IP and Linux cooked captures) and counts the outcome.</summary>
-    public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
+    public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer, PolicerLane? policing = null)
     {
         counters.Received(wireLength);
-        DropReason reason = TranslateIpv4Core(packet, wireLength, mode, counters, wireLength);
+        DropReason reason = TranslateIpv4Core(packet, wireLength, mode, counters, wireLength, policing);
         return Count(counters, reason, wireLength);
     }
 
@@ -199,7 +201,7 @@ public sealed class Translator
         return typeOffset + 2;
     }
 
-    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, TrafficCounters counters, int frameWireLength)
+    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, TrafficCounters counters, int frameWireLength, PolicerLane? policing)
     {
         // ---- The IPv4 header: captured whole, consistent, checksum verifies (RFC 791 §3.1, RFC 1812 §5.2.2). ----
         if (ip.Length < Ipv4.MinHeaderLength)
@@ -274,6 +276,13 @@ public sealed class Translator
             {
                 return DropReason.IcmpInnerMismatch;
             }
+        }
+
+        // ---- Bandwidth caps: charged by the IPv4 total length, outbound on the source's binding, inbound on the
+        // destination's (a hairpin pays both), before any byte is written. ----
+        if (policing is not null && !policing.Admit(snat ? outboundId : -1, dnat ? inboundId : -1, totalLength))
+        {
+            return DropReason.BandwidthExceeded;
         }
 
         // ---- Rewrite: nothing above wrote a byte, so a dropped frame leaves as it came. ----
