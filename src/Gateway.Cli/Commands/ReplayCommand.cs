@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.DataPlane.Translation;
 using Gateway.Cli.Infrastructure;
 using Gateway.Io.Pcap;
@@ -22,10 +23,12 @@ internal static class ReplayCommand
 
           <input>              pcap or pcapng capture (Ethernet, raw IPv4, Linux SLL/SLL2), or - for standard input
           -o, --output FILE    translated capture: pcap, or pcapng when FILE ends in .pcapng; - for standard output
-          --bindings FILE      {"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, ...]}
+          --bindings FILE      {"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, ...]}; an entry may
+                               add "bandwidthOutMbps" and "bandwidthInMbps" (inbound defaults to 10, or to the
+                               outbound cap when that is above 10): the policer then runs on the capture's timestamps
           --stats-json FILE    write {"received":N,"transmitted":N,"dropped":N,"drops":{"<reason>":N,...}}
-          --events FILE        JSON lines {"at":<capture time, s>,"op":"bind"|"unbind","publicIp":...,"privateIp":...}
-                               applied when the replay reaches that capture time
+          --events FILE        JSON lines {"at":<capture time, s>,"op":"bind"|"unbind"|"bandwidth","publicIp":...,
+                               "privateIp":...,"bandwidthOutMbps":...} applied when the replay reaches that time
 
         Direction is inferred per frame: a bound public destination is translated to its private address
         (inbound), a bound private source to its public address (outbound), both for hairpin traffic.
@@ -63,7 +66,7 @@ internal static class ReplayCommand
         }
 
         // Everything that can be wrong with the configuration is found before a byte is written.
-        IReadOnlyList<Binding> bindings;
+        IReadOnlyList<ReplayBinding> bindings;
         IReadOnlyList<BindingEvent> events;
         try
         {
@@ -94,7 +97,7 @@ internal static class ReplayCommand
         summary.Write(FormatSummary(input, output, result));
         if (statsPath != null)
         {
-            string json = FormatStatsJson(result.Counters);
+            string json = FormatStatsJson(result.Counters, result.Meters);
             if (statsPath == "-")
             {
                 Console.Out.WriteLine(json);
@@ -132,7 +135,9 @@ internal static class ReplayCommand
     }
 
     /// <summary><c>{"received":N,"transmitted":N,"dropped":N,"drops":{"&lt;reason&gt;":N,…}}</c>, reasons by their stable names, non-zero ones only.</summary>
-    internal static string FormatStatsJson(CounterSnapshot counters)
+    /// <remarks>With caps, <c>"bandwidth":[{"publicIp","outPackets","outBytes","inPackets","inBytes","outDroppedPackets",…}]</c>
+    /// follows: each binding's IPv4 packets and bytes forwarded and dropped by its caps.</remarks>
+    internal static string FormatStatsJson(CounterSnapshot counters, IReadOnlyList<(uint PublicIp, BindingMeter Meter)>? meters = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -151,6 +156,25 @@ internal static class ReplayCommand
                 }
             }
             json.WriteEndObject();
+            if (meters is { Count: > 0 })
+            {
+                json.WriteStartArray("bandwidth");
+                foreach (var (publicIp, m) in meters)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("publicIp", Gateway.Packets.Ipv4Address.Format(publicIp));
+                    json.WriteNumber("outPackets", m.OutboundPackets);
+                    json.WriteNumber("outBytes", m.OutboundBytes);
+                    json.WriteNumber("inPackets", m.InboundPackets);
+                    json.WriteNumber("inBytes", m.InboundBytes);
+                    json.WriteNumber("outDroppedPackets", m.OutboundDroppedPackets);
+                    json.WriteNumber("outDroppedBytes", m.OutboundDroppedBytes);
+                    json.WriteNumber("inDroppedPackets", m.InboundDroppedPackets);
+                    json.WriteNumber("inDroppedBytes", m.InboundDroppedBytes);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+            }
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());
