@@ -6,6 +6,7 @@ using Gateway.Control.Model;
 using Gateway.Control.Rules;
 using Gateway.Control.Store;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.Control.Hosting;
@@ -66,12 +67,13 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly IReadOnlyList<IDataPath> _dataPaths;
     private bool _stopped;
 
-    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
+    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Policer policer, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
     {
         _store = store;
         _plane = plane;
         _api = api;
         Bindings = table;
+        Policer = policer;
         Credentials = credentials;
         GeneratedCredentialsPath = generatedCredentialsPath;
         _dataPaths = dataPaths;
@@ -79,6 +81,9 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>The data plane's lock-free table; the control plane is its only writer.</summary>
     public BindingTable Bindings { get; }
+
+    /// <summary>The bandwidth caps of every binding (written by the control plane); each data-path worker takes a lane.</summary>
+    public Policer Policer { get; }
 
     public Credentials Credentials { get; }
 
@@ -153,7 +158,8 @@ public sealed class GatewayHost : IAsyncDisposable
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
-            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota), options.Clock);
+            var policer = new Policer(Math.Max(1024, members.Count));
+            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota), options.Clock, policer);
             plane.LoadTable();
             var problems = plane.CheckTableAgainstStore();
             if (problems.Count > 0)
@@ -164,7 +170,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 $"gateway: state {store.Path}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
             var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
-            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths);
+            var host = new GatewayHost(store, plane, api, table, policer, credentials, generated, options.DataPaths);
             var started = new List<IDataPath>();
             try
             {

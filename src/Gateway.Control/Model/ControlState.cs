@@ -71,6 +71,19 @@ internal sealed class ControlState
     /// <summary>The public address that translates to the instance: its EIP if one is bound, else its ordinary public IP.</summary>
     public uint? EffectivePublicIp(Instance instance) => AddressBoundTo(instance.Id)?.Ip ?? instance.OrdinaryPublicIp;
 
+    /// <summary>
+    /// The caps of the instance's public address: its own <c>InternetMaxBandwidthOut</c> and charge type; an instance
+    /// without bandwidth reached through an EIP takes the EIP's bandwidth and charge type.
+    /// </summary>
+    public Gateway.DataPlane.Policing.BandwidthCaps CapsOf(Instance instance)
+    {
+        if (instance.BandwidthOut > 0)
+        {
+            return InternetCharge.Caps(instance.BandwidthOut, instance.InternetChargeType);
+        }
+        return AddressBoundTo(instance.Id) is { } eip ? InternetCharge.Caps(eip.Bandwidth, eip.InternetChargeType) : default;
+    }
+
     /// <summary>Every public→private binding the data plane must hold.</summary>
     public IEnumerable<(uint PublicIp, uint PrivateIp)> Bindings()
     {

@@ -1,6 +1,7 @@
 using Gateway.Control.Model;
 using Gateway.Control.Store;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.Control.Rules;
@@ -30,8 +31,8 @@ internal sealed record RunInstancesCommand(
     public string? ClientToken { get; init; }
 }
 
-/// <summary>Limits the rules enforce.</summary>
-internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota, int MaxBandwidthOut = 65535)
+/// <summary>Limits the rules enforce (bandwidth ranges come with the charge type: <see cref="InternetCharge"/>).</summary>
+internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota)
 {
     public const int DefaultEipQuota = 20;
     public const int MaxIdsPerRequest = 100;
@@ -47,6 +48,11 @@ internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.Defa
 /// can send traffic through the new binding at once, and an answered change is on disk.</para>
 /// <para>Rebinding an instance (EIP associate/disassociate) is one <see cref="BindingTable.Bind"/>, which installs the
 /// new public address before it removes the old one: no packet meets a half-changed state.</para>
+/// <para>Caps travel with the binding: right after <see cref="BindingTable.Bind"/> hands out the binding's id, the
+/// policer gets the instance's caps for it (<see cref="ControlState.CapsOf"/>); a cap change on a binding that stays is
+/// one <see cref="Policer.SetCaps"/>. Both happen before the request is answered. (Between the bind and the caps, a
+/// few microseconds under the lock, a frame may be judged by the caps the recycled id had before; ids are reused
+/// only after 64 others were freed.)</para>
 /// </remarks>
 internal sealed class ControlPlane
 {
@@ -56,15 +62,20 @@ internal sealed class ControlPlane
     private readonly BindingTable _table;
     private readonly TimeProvider _clock;
     private readonly ControlPlaneLimits _limits;
+    private readonly Policer? _policer;
 
-    public ControlPlane(ControlState state, SqliteStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
+    public ControlPlane(ControlState state, SqliteStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null, Policer? policer = null)
     {
         _state = state;
         _store = store;
         _table = table;
         _limits = limits;
         _clock = clock ?? TimeProvider.System;
+        _policer = policer;
     }
+
+    /// <summary>The bandwidth policer the caps are written to (null: caps are kept but not enforced).</summary>
+    public Policer? Policer => _policer;
 
     /// <summary>
     /// Raised after each change reached the binding table, under the control plane's lock and in order:
@@ -86,9 +97,13 @@ internal sealed class ControlPlane
         lock (_lock)
         {
             _table.Clear();
-            foreach (var (publicIp, privateIp) in _state.Bindings())
+            foreach (var instance in _state.Instances.Values)
             {
-                _table.Bind(publicIp, privateIp);
+                if (_state.EffectivePublicIp(instance) is uint publicIp)
+                {
+                    int id = _table.Bind(publicIp, instance.PrivateIp);
+                    _policer?.SetCaps(id, _state.CapsOf(instance));
+                }
             }
         }
     }
@@ -179,7 +194,7 @@ internal sealed class ControlPlane
         {
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InstanceCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {command.Count}.");
         }
-        CheckBandwidth(command.BandwidthOut);
+        CheckBandwidth(command.BandwidthOut, command.InternetChargeType);
         if (command.PublicIpAssigned == true && command.BandwidthOut == 0)
         {
             throw new ApiException(ErrorCodes.InvalidParameterCombination, "InternetAccessible.PublicIpAssigned is true but InternetMaxBandwidthOut is 0: a public IP needs bandwidth greater than 0.");
@@ -251,9 +266,14 @@ internal sealed class ControlPlane
 
     public void ResetInternetMaxBandwidth(IReadOnlyList<string> instanceIds, int bandwidthOut) => Mutate(m =>
     {
-        CheckBandwidth(bandwidthOut);
+        if (bandwidthOut < 0)
+        {
+            CheckBandwidth(bandwidthOut, InternetCharge.Default);
+        }
         foreach (var instance in RequireInstances(m, instanceIds))
         {
+            // The range is the instance's charge type's; one instance out of range refuses the whole request.
+            CheckBandwidth(bandwidthOut, instance.InternetChargeType, instance.Id);
             var changed = instance with { BandwidthOut = bandwidthOut };
             if (bandwidthOut == 0 && instance.OrdinaryPublicIp is uint publicIp)
             {
@@ -278,7 +298,11 @@ internal sealed class ControlPlane
         {
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"AddressCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {count}.");
         }
-        CheckBandwidth(bandwidth);
+        int maxBandwidth = InternetCharge.MaxBandwidthOut(internetChargeType);
+        if (bandwidth < 0 || bandwidth > maxBandwidth)
+        {
+            throw new ApiException(ErrorCodes.BandwidthOutOfRange, $"InternetMaxBandwidthOut must be 0 to {maxBandwidth} Mbps for {internetChargeType}, not {bandwidth}.");
+        }
         int held = _state.Addresses.Count;
         if (held + count > _limits.EipQuota)
         {
@@ -381,6 +405,15 @@ internal sealed class ControlPlane
             }
             var affected = mutation.AffectedInstanceIds();
             var before = BindingsOf(affected, out var privateIps);
+            // The ids of the bindings that may end, read before the table changes: metering closes their accounts.
+            var beforeIds = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (id, binding) in before)
+            {
+                if (binding is { } b && _table.TryGetPrivate(b.PublicIp, out _, out int bindingId))
+                {
+                    beforeIds[id] = bindingId;
+                }
+            }
 
             _store.Commit(change); // 1. durable (throws: nothing changed anywhere)
             _state.Apply(change);
@@ -403,10 +436,19 @@ internal sealed class ControlPlane
                 {
                     continue;
                 }
+                beforeIds.TryGetValue(id, out int oldBindingId);
+                if (old is { } same && now is { } capped && same.PublicIp == capped.PublicIp && same.PrivateIp == capped.PrivateIp)
+                {
+                    // Only the caps changed (ResetInstancesInternetMaxBandwidth between non-zero values): same binding, new buckets.
+                    _policer?.SetCaps(oldBindingId, capped.Caps);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.CapsChanged, capped.PrivateIp, capped.PublicIp) { BindingId = oldBindingId, InstanceId = id, Caps = capped.Caps });
+                    continue;
+                }
                 if (now is { } bound)
                 {
-                    _table.Bind(bound.PublicIp, bound.PrivateIp); // new mapping in, then the old one out, inside Bind.
-                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, bound.PrivateIp, bound.PublicIp));
+                    int bindingId = _table.Bind(bound.PublicIp, bound.PrivateIp); // new mapping in, then the old one out, inside Bind.
+                    _policer?.SetCaps(bindingId, bound.Caps);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, bound.PrivateIp, bound.PublicIp) { BindingId = bindingId, InstanceId = id, Caps = bound.Caps });
                 }
                 else if (old is { } gone)
                 {
@@ -414,7 +456,7 @@ internal sealed class ControlPlane
                 }
                 if (old is { } previous && now?.PublicIp != previous.PublicIp)
                 {
-                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, previous.PrivateIp, previous.PublicIp));
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, previous.PrivateIp, previous.PublicIp) { BindingId = oldBindingId, InstanceId = id, Caps = previous.Caps });
                 }
             }
             foreach (string id in change.DeletedInstances)
@@ -426,16 +468,16 @@ internal sealed class ControlPlane
         }
     }
 
-    private Dictionary<string, (uint PublicIp, uint PrivateIp)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)
+    private Dictionary<string, (uint PublicIp, uint PrivateIp, BandwidthCaps Caps)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)
     {
-        var result = new Dictionary<string, (uint, uint)?>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (uint, uint, BandwidthCaps)?>(StringComparer.Ordinal);
         privateIps = new Dictionary<string, uint>(StringComparer.Ordinal);
         foreach (string id in instanceIds)
         {
             if (_state.Instances.TryGetValue(id, out var instance))
             {
                 privateIps[id] = instance.PrivateIp;
-                result[id] = _state.EffectivePublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
+                result[id] = _state.EffectivePublicIp(instance) is uint pub ? (pub, instance.PrivateIp, _state.CapsOf(instance)) : null;
             }
         }
         return result;
@@ -472,11 +514,20 @@ internal sealed class ControlPlane
         return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero); // the API shows whole seconds.
     }
 
-    private void CheckBandwidth(int bandwidth)
+    /// <summary>The charge type must be one the cloud knows and the bandwidth within its range (<see cref="InternetCharge"/>).</summary>
+    private static void CheckBandwidth(int bandwidth, string chargeType, string? instanceId = null)
     {
-        if (bandwidth < 0 || bandwidth > _limits.MaxBandwidthOut)
+        if (!InternetCharge.IsKnown(chargeType))
         {
-            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InternetMaxBandwidthOut must be 0 to {_limits.MaxBandwidthOut} Mbps, not {bandwidth}.");
+            throw new ApiException(ErrorCodes.InvalidParameterValue,
+                $"InternetAccessible.InternetChargeType '{chargeType}' is not a charge type; give one of {string.Join(", ", InternetCharge.Known)}.");
+        }
+        int max = InternetCharge.MaxBandwidthOut(chargeType);
+        if (bandwidth < 0 || bandwidth > max)
+        {
+            string who = instanceId is null ? "" : $" ({instanceId} is billed {chargeType})";
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange,
+                $"InternetMaxBandwidthOut must be 0 to {max} Mbps for {chargeType}, not {bandwidth}{who}. A bandwidth package (BANDWIDTH_PACKAGE) goes up to 2000 Mbps.");
         }
     }
 
