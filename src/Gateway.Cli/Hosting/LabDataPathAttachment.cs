@@ -61,7 +61,7 @@ internal sealed class LabDataPathAttachment : IDataPath
         }
         try
         {
-            _path = LabDataPath.Start(_options, host.Bindings, _knownPrivates);
+            _path = LabDataPath.Start(_options, host.Bindings, _knownPrivates, host.Policer);
         }
         catch
         {

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.DataPlane.Translation;
 using Gateway.Io.L2;
 using Gateway.Io.Live;
@@ -42,6 +43,8 @@ public sealed class LabDataPath : IDisposable
     private readonly TrafficCounters _internetCounters;
     private readonly TrafficCounters _vpcCounters;
     private readonly TrafficCounters _l2Counters;
+    private readonly PolicerLane? _internetLane;
+    private readonly PolicerLane? _vpcLane;
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim _stop = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -53,8 +56,11 @@ public sealed class LabDataPath : IDisposable
 
     private LabDataPath(
         LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates,
-        IFramePort internet, MacAddress internetMac, IFramePort vpc, MacAddress vpcMac)
+        IFramePort internet, MacAddress internetMac, IFramePort vpc, MacAddress vpcMac, Policer? policer)
     {
+        // Each worker its own lane of the policer: its clock and meters; the buckets are shared.
+        _internetLane = policer?.CreateLane();
+        _vpcLane = policer?.CreateLane();
         _options = options;
         _bindings = bindings;
         _translator = new Translator(bindings);
@@ -96,9 +102,10 @@ public sealed class LabDataPath : IDisposable
     /// <param name="options">The ports and the VPC's addressing.</param>
     /// <param name="bindings">The live binding table (read lock-free; the control plane stays its one writer).</param>
     /// <param name="knownPrivates">The private addresses allowed as sources on the VPC port.</param>
+    /// <param name="policer">The bandwidth caps to enforce and meter (null: none).</param>
     /// <exception cref="ArgumentException">Inconsistent options.</exception>
     /// <exception cref="IOException">A port could not be created or opened; nothing is left behind.</exception>
-    public static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates)
+    public static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, Policer? policer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(bindings);
@@ -115,7 +122,7 @@ public sealed class LabDataPath : IDisposable
             vpc = options.VpcTap is { } vpcTap
                 ? TapPort.Create(vpcTap, options.VpcTapInterfaceMac)
                 : LivePort.Open(options.VpcInterface!, vpcMac, options.PollMilliseconds);
-            var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac);
+            var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac, policer);
             path.StartThreads();
             return path;
         }
@@ -232,6 +239,10 @@ public sealed class LabDataPath : IDisposable
         {
             int count = _internet.Port.Receive(batch, _options.PollMilliseconds);
             long now = NeighbourCache.Now;
+            if (_internetLane is not null)
+            {
+                _internetLane.Now = Policer.MonotonicTicks(); // once per batch: the frames of a batch arrived together
+            }
             for (int i = 0; i < count; i++)
             {
                 FromInternet(batch.Frame(i), batch.WireLength(i), now);
@@ -247,6 +258,10 @@ public sealed class LabDataPath : IDisposable
         {
             int count = _vpc.Port.Receive(batch, _options.PollMilliseconds);
             long now = NeighbourCache.Now;
+            if (_vpcLane is not null)
+            {
+                _vpcLane.Now = Policer.MonotonicTicks();
+            }
             for (int i = 0; i < count; i++)
             {
                 FromVpc(batch.Frame(i), batch.WireLength(i), now);
@@ -273,7 +288,7 @@ public sealed class LabDataPath : IDisposable
         {
             return;
         }
-        if (_translator.TranslateEthernet(frame, wireLength, _internetCounters, TranslateMode.FromInternet) != DropReason.None)
+        if (_translator.TranslateEthernet(frame, wireLength, _internetCounters, TranslateMode.FromInternet, _internetLane) != DropReason.None)
         {
             return;
         }
@@ -308,7 +323,7 @@ public sealed class LabDataPath : IDisposable
             }
         }
         // Not IPv4 or too short to read: the translator says why (not-ipv4, malformed) and counts it.
-        if (_translator.TranslateEthernet(frame, wireLength, _vpcCounters, TranslateMode.FromVpc) != DropReason.None)
+        if (_translator.TranslateEthernet(frame, wireLength, _vpcCounters, TranslateMode.FromVpc, _vpcLane) != DropReason.None)
         {
             return;
         }
