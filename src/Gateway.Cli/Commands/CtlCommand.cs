@@ -20,8 +20,10 @@ internal static class CtlCommand
 
           instances                                  list instances: private and public IP side by side
           addresses                                  list EIPs and what they are bound to
-          create [--bandwidth <Mbps>] [--count <n>] [--private-ip <a.b.c.d> ...] [--no-public-ip] [--name <name>]
-                                                     run instances (bandwidth > 0 gives each a public IP)
+          create [--bandwidth <Mbps>] [--charge-type <type>] [--count <n>] [--private-ip <a.b.c.d> ...] [--no-public-ip]
+                 [--name <name>]                     run instances (bandwidth > 0 gives each a public IP); charge types:
+                                                     TRAFFIC_POSTPAID_BY_HOUR (default, 0-100 Mbps), BANDWIDTH_POSTPAID_BY_HOUR
+                                                     (0-100), BANDWIDTH_PACKAGE (0-2000), BANDWIDTH_PREPAID (0-200)
           terminate <ins-id> ... [--release-eip]     terminate instances (their public IPs go back to the pool)
           bandwidth <ins-id> ... --bandwidth <Mbps>  change the bandwidth (0 releases the public IP)
           allocate [--count <n>] [--name <name>]     allocate EIPs
@@ -29,6 +31,7 @@ internal static class CtlCommand
           disassociate <eip-id> [--no-new-ip]        unbind an EIP (the instance gets a new public IP)
           release <eip-id> ...                       release EIPs
           quota                                      EIPs held and the quota
+          traffic [<ins-id> ...]                     per instance: caps, rates of the last second, totals, drops by the caps
 
         --api defaults to 127.0.0.1:9700. Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials of --state.
         """;
@@ -63,6 +66,7 @@ internal static class CtlCommand
             "disassociate" => Disassociate(args),
             "release" => Release(args),
             "quota" => c => Quota(c),
+            "traffic" => Traffic(args),
             _ => throw new UsageException($"unknown command '{command}'. Run 'gateway ctl --help' for the list."),
         };
         args.EnsureNoUnknownOptions();
@@ -115,6 +119,7 @@ internal static class CtlCommand
     private static Func<ApiClient, Task> Create(ArgReader args)
     {
         int bandwidth = args.Int("--bandwidth", 0, 0, 65535);
+        string? chargeType = args.Optional("--charge-type");
         int count = args.Int("--count", 1, 1, 100);
         var privateIps = args.Many("--private-ip");
         bool noPublicIp = args.Flag("--no-public-ip");
@@ -122,6 +127,10 @@ internal static class CtlCommand
         return async c =>
         {
             var internet = new JsonObject { ["InternetMaxBandwidthOut"] = bandwidth };
+            if (chargeType is not null)
+            {
+                internet["InternetChargeType"] = chargeType;
+            }
             if (noPublicIp)
             {
                 internet["PublicIpAssigned"] = false;
@@ -229,6 +238,43 @@ internal static class CtlCommand
         {
             await c.CallAsync("vpc", "ReleaseAddresses", new JsonObject { ["AddressIds"] = Array(ids) }).ConfigureAwait(false);
             Console.WriteLine($"released {string.Join(" ", ids)}");
+        };
+    }
+
+    private static Func<ApiClient, Task> Traffic(ArgReader args)
+    {
+        var ids = args.Positionals.Skip(1).ToList();
+        return async c =>
+        {
+            var p = new JsonObject();
+            if (ids.Count > 0)
+            {
+                p["InstanceIds"] = Array(ids);
+            }
+            // The emulator's own action (not a cloud one), served beside GetMonitorData.
+            var r = await c.CallAsync("monitor", "2018-07-24", "DescribeTrafficMeters", p).ConfigureAwait(false);
+            var inv = CultureInfo.InvariantCulture;
+            var rows = r.GetProperty("InstanceSet").EnumerateArray().Select(t => new[]
+            {
+                t.GetProperty("InstanceId").GetString()!,
+                t.GetProperty("PublicIpAddress").GetString() ?? "-",
+                Cap(t.GetProperty("BandwidthOutKbps").GetInt64()) + " / " + Cap(t.GetProperty("BandwidthInKbps").GetInt64()),
+                t.GetProperty("OutMbps").GetDouble().ToString("0.00", inv) + " / " + t.GetProperty("InMbps").GetDouble().ToString("0.00", inv),
+                Bytes(t.GetProperty("OutBytes").GetInt64()) + " / " + Bytes(t.GetProperty("InBytes").GetInt64()),
+                t.GetProperty("OutPackets").GetInt64().ToString(inv) + " / " + t.GetProperty("InPackets").GetInt64().ToString(inv),
+                t.GetProperty("OutDroppedPackets").GetInt64().ToString(inv) + " / " + t.GetProperty("InDroppedPackets").GetInt64().ToString(inv),
+            });
+            Console.Write(Table(["INSTANCE", "PUBLIC IP", "CAP OUT / IN", "MBPS OUT / IN", "BYTES OUT / IN", "PACKETS OUT / IN", "DROPPED BY CAP OUT / IN"], rows));
+        };
+
+        static string Cap(long kbps) => kbps == 0 ? "none" : (kbps / 1000m).ToString("0.###", CultureInfo.InvariantCulture) + " Mbps";
+
+        static string Bytes(long bytes) => bytes switch
+        {
+            < 10_000 => bytes.ToString(CultureInfo.InvariantCulture) + " B",
+            < 10_000_000 => (bytes / 1e3).ToString("0.0", CultureInfo.InvariantCulture) + " kB",
+            < 10_000_000_000 => (bytes / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
+            _ => (bytes / 1e9).ToString("0.0", CultureInfo.InvariantCulture) + " GB",
         };
     }
 

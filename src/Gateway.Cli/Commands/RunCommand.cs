@@ -20,6 +20,7 @@ internal static class RunCommand
                            [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
                            [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
                            [--internet-gateway <ip>] [--vpc-gateway <ip>] [--stats-interval <seconds>]
+                           [--metrics <host:port>]
 
           --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
           --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
@@ -27,6 +28,8 @@ internal static class RunCommand
           --api <host:port>      the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:9700; loopback unless you say otherwise)
           --eip-quota <n>        EIPs the account may hold (default 20)
           --max-body <bytes>     largest request body accepted (default 1048576)
+          --metrics <host:port>  serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say
+                                 otherwise; :0 picks a free port, printed)
 
         Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
           --internet-tap <name>  create TAP device <name> (at most 15 characters) for the internet side
@@ -66,6 +69,7 @@ internal static class RunCommand
         int maxBody = args.Int("--max-body", 1 << 20, 1024, 64 << 20);
         var dataPath = ReadDataPathOptions(args, subnet);
         int statsInterval = args.Int("--stats-interval", 0, 0, 86_400);
+        var metrics = args.Optional("--metrics") is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null;
         args.EnsureNoUnknownOptions();
         if (args.Positionals.Count > 0)
         {
@@ -84,6 +88,7 @@ internal static class RunCommand
             Subnet = subnet,
             EipQuota = quota,
             MaxRequestBodyBytes = maxBody,
+            MetricsEndPoint = metrics,
         };
         LabDataPathAttachment? attachment = null;
         if (dataPath is not null)
@@ -221,6 +226,11 @@ internal static class RunCommand
                 $"gateway: {host.VpcId} {host.SubnetId} {options.Subnet}; public pool {string.Join(" ", options.PublicPools)}; EIP quota {options.EipQuota}"));
             var endPoint = host.ApiEndPoint;
             string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+            if (host.MetricsEndPoint is { } metricsEndPoint)
+            {
+                string metricsHost = metricsEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{metricsEndPoint.Address}]" : metricsEndPoint.Address.ToString();
+                Console.WriteLine($"gateway: metrics at http://{metricsHost}:{metricsEndPoint.Port.ToString(CultureInfo.InvariantCulture)}/metrics");
+            }
             Console.WriteLine($"gateway: API listening on http://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}");
 
             await stop.Task.ConfigureAwait(false);
@@ -241,12 +251,15 @@ internal static class RunCommand
     private static Ipv4Cidr ParseCidr(string option, string text) =>
         Ipv4Cidr.TryParse(text, out var cidr, out string error) ? cidr : throw new UsageException($"{option}: {error}");
 
-    internal static IPEndPoint ParseEndPoint(string text)
+    internal static IPEndPoint ParseEndPoint(string text) => ParseEndPoint(text, "--api");
+
+    internal static IPEndPoint ParseEndPoint(string text, string option)
     {
         string normalized = text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + text["localhost".Length..] : text;
         if (!IPEndPoint.TryParse(normalized, out var endPoint) || endPoint.Port == 0 && !normalized.EndsWith(":0", StringComparison.Ordinal))
         {
-            throw new UsageException($"--api '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{GatewayOptions.DefaultApiPort} or [::1]:{GatewayOptions.DefaultApiPort}.");
+            int example = option == "--api" ? GatewayOptions.DefaultApiPort : 9701;
+            throw new UsageException($"{option} '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{example} or [::1]:{example}.");
         }
         return endPoint;
     }

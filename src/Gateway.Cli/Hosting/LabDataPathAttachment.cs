@@ -21,7 +21,7 @@ namespace Gateway.Cli.Hosting;
 /// instance: its private address is known (InstanceAdded) before its public address is announced, so the first
 /// reply from the instance is never taken for spoofing.
 /// </remarks>
-internal sealed class LabDataPathAttachment : IDataPath
+internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics.IDataPathCounters
 {
     /// <summary>The counters file in the state directory, rewritten (atomically) while counters change.</summary>
     public const string StatsFileName = "datapath-stats.json";
@@ -49,6 +49,9 @@ internal sealed class LabDataPathAttachment : IDataPath
     }
 
     public LabDataPath? DataPath => _path;
+
+    /// <summary>The data path's counters (zero before it started), for the metrics endpoint.</summary>
+    public Gateway.DataPlane.Counters.CounterSnapshot Snapshot() => _path?.Snapshot() ?? Gateway.DataPlane.Counters.CounterSnapshot.Of();
 
     public Task StartAsync(GatewayHost host, CancellationToken cancellationToken)
     {

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Net;
 using Gateway.Control.Api;
 using Gateway.Control.Auth;
+using Gateway.Control.Metering;
+using Gateway.Control.Metrics;
 using Gateway.Control.Model;
 using Gateway.Control.Rules;
 using Gateway.Control.Store;
@@ -42,6 +44,9 @@ public sealed record GatewayOptions
     public IReadOnlyList<IDataPath> DataPaths { get; init; } = [];
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Where to serve Prometheus metrics (<c>--metrics</c>); null: not served.</summary>
+    public IPEndPoint? MetricsEndPoint { get; init; }
 }
 
 /// <summary>
@@ -65,10 +70,17 @@ public sealed class GatewayHost : IAsyncDisposable
     private readonly ControlPlane _plane;
     private readonly ApiServer _api;
     private readonly IReadOnlyList<IDataPath> _dataPaths;
+    private readonly MeteringStore _meteringStore;
+    private readonly TrafficMeter _meter;
+    private readonly MetricsEndpoint? _metrics;
     private bool _stopped;
 
-    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Policer policer, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
+    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Policer policer, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths,
+        MeteringStore meteringStore, TrafficMeter meter, MetricsEndpoint? metrics)
     {
+        _meteringStore = meteringStore;
+        _meter = meter;
+        _metrics = metrics;
         _store = store;
         _plane = plane;
         _api = api;
@@ -91,6 +103,12 @@ public sealed class GatewayHost : IAsyncDisposable
     public string? GeneratedCredentialsPath { get; }
 
     public IPEndPoint ApiEndPoint => _api.EndPoint;
+
+    /// <summary>Where Prometheus metrics are served, if they are.</summary>
+    public IPEndPoint? MetricsEndPoint => _metrics?.EndPoint;
+
+    /// <summary>Per-instance and per-address metering (the Monitor API's source).</summary>
+    public TrafficMeter Meter => _meter;
 
     public string DatabasePath => _store.Path;
 
@@ -169,25 +187,41 @@ public sealed class GatewayHost : IAsyncDisposable
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"gateway: state {store.Path}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
-            var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
-            var host = new GatewayHost(store, plane, api, table, policer, credentials, generated, options.DataPaths);
+            var meteringStore = MeteringStore.Open(store.Path);
+            var meter = new TrafficMeter(policer, meteringStore, options.Clock, log);
+            var dataPaths = options.DataPaths;
+            var metrics = options.MetricsEndPoint is null ? null
+                : new MetricsEndpoint(plane, table, meter, () => [.. dataPaths.OfType<IDataPathCounters>()]);
+            var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log, meter, metrics);
+            var host = new GatewayHost(store, plane, api, table, policer, credentials, generated, options.DataPaths, meteringStore, meter, metrics);
             var started = new List<IDataPath>();
             try
             {
+                meter.Start(plane);
                 foreach (var path in options.DataPaths)
                 {
                     await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
                     started.Add(path);
+                }
+                if (metrics is not null)
+                {
+                    await metrics.StartAsync(options.MetricsEndPoint!, cancellationToken).ConfigureAwait(false);
                 }
                 await api.StartAsync(options.ApiEndPoint, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
                 await api.DisposeAsync().ConfigureAwait(false);
+                if (metrics is not null)
+                {
+                    await metrics.DisposeAsync().ConfigureAwait(false);
+                }
                 foreach (var path in Enumerable.Reverse(started))
                 {
                     await path.DisposeAsync().ConfigureAwait(false);
                 }
+                await meter.DisposeAsync().ConfigureAwait(false);
+                meteringStore.Dispose();
                 throw;
             }
             return host;
@@ -211,13 +245,20 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             await _api.StopAsync(cancellationToken).ConfigureAwait(false);
             await _api.DisposeAsync().ConfigureAwait(false);
+            if (_metrics is not null)
+            {
+                await _metrics.DisposeAsync().ConfigureAwait(false);
+            }
             foreach (var path in _dataPaths.Reverse())
             {
                 await path.DisposeAsync().ConfigureAwait(false);
             }
+            // After the data paths stopped: the last packets are in the lanes; the open period is written.
+            await _meter.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
+            _meteringStore.Dispose();
             _store.Dispose();
         }
     }

@@ -142,6 +142,32 @@ internal sealed class ControlPlane
 
     // ----- Queries. -----
 
+    /// <summary>Every binding with its instance and table id (what metering attributes traffic to).</summary>
+    public IReadOnlyList<(string InstanceId, uint PublicIp, int BindingId)> MeteredBindings()
+    {
+        lock (_lock)
+        {
+            var result = new List<(string, uint, int)>();
+            foreach (var instance in _state.Instances.Values)
+            {
+                if (_state.EffectivePublicIp(instance) is uint publicIp && _table.TryGetPrivate(publicIp, out _, out int id))
+                {
+                    result.Add((instance.Id, publicIp, id));
+                }
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Each instance's public address and caps, in creation order (for <c>ctl traffic</c> and metrics).</summary>
+    public IReadOnlyList<(string InstanceId, uint? PublicIp, BandwidthCaps Caps)> InstanceCaps()
+    {
+        lock (_lock)
+        {
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => (i.Id, _state.EffectivePublicIp(i), _state.CapsOf(i)))];
+        }
+    }
+
     public IReadOnlyList<InstanceView> ListInstances()
     {
         lock (_lock)
