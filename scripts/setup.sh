@@ -11,7 +11,9 @@ set -euo pipefail
 # ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc)
+# iperf3: TCP through the lab against the bandwidth caps (end-to-end tests of issue 11).
+# prometheus: the real server (and promtool) scrapes the daemon's --metrics endpoint in the end-to-end tests.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc iperf3 prometheus)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -52,6 +52,9 @@ internal sealed partial record Topology(
     /// <summary>A lab name has no '-': namespaces are <c>gwl-LAB-NODE</c>, and lab "a" must never sweep lab "a-b"'s.</summary>
     public static bool IsValidLabName(string name) => LabNamePattern().IsMatch(name);
 
+    /// <summary>Where the lab's daemon serves Prometheus metrics (<c>gateway.metrics</c>, passed as <c>--metrics</c>); null: not served.</summary>
+    public string? Metrics { get; init; }
+
     /// <summary>The gateway's address in the VPC: the subnet's first usable address, every instance's default route.</summary>
     public uint VpcGatewayAddress => VpcSubnet.Network + 1;
 
@@ -99,6 +102,7 @@ internal sealed partial record Topology(
 
             bool veth = false;
             uint? internetGateway = null;
+            string? metrics = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -120,6 +124,18 @@ internal sealed partial record Topology(
                 if (Member(gateway, "publicPool") is { } pools)
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
+                }
+                if (String(gateway, "metrics", "gateway.metrics") is { } metricsText)
+                {
+                    try
+                    {
+                        Commands.RunCommand.ParseEndPoint(metricsText, "gateway.metrics");
+                    }
+                    catch (UsageException e)
+                    {
+                        throw Error("gateway.metrics", e.Message);
+                    }
+                    metrics = metricsText;
                 }
             }
 
@@ -199,7 +215,7 @@ internal sealed partial record Topology(
             {
                 throw Error("nodes", "two instances ask for the same privateAddress.");
             }
-            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances);
+            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances) { Metrics = metrics };
         }
 
         private void ReadNodes(JsonElement array, string field, List<InternetHost> hosts, List<InstanceNode> instances, HashSet<string> names, Ipv4Cidr internetSubnet, Ipv4Cidr vpcSubnet, bool internetOnly)
