@@ -21,6 +21,8 @@ internal static class BenchCommand
           --bindings N                bindings in the table, 1 to 4194304; default 1000000
           --workers N                 worker threads, each with its own frames and counters; default 1
           --churn N                   rebinds per second by a writer thread while traffic flows; default 0
+          --cap-mbps N                cap every binding at N Mbps each way and police every frame (the cost of
+                                      caps set but not exceeded: pick N above what a binding gets); default 0, none
           --duration S                seconds measured; default 10
           --warmup S                  seconds translated before the clock starts; default 1
           --batch N                   frames per batch; default 32
@@ -52,6 +54,7 @@ internal static class BenchCommand
             Bindings = args.Int("--bindings", 1_000_000, 1, BenchAddresses.MaxBindings),
             Workers = args.Int("--workers", 1, 1, 256),
             ChurnPerSecond = args.Int("--churn", 0, 0, 10_000_000),
+            CapMbps = args.Int("--cap-mbps", 0, 0, 100_000),
             Duration = TimeSpan.FromSeconds(args.Double("--duration", 10, 0.05, 86_400)),
             Warmup = TimeSpan.FromSeconds(args.Double("--warmup", 1, 0, 3_600)),
             BatchSize = args.Int("--batch", 32, 1, 1024),

@@ -46,6 +46,7 @@ internal sealed class BenchWorker
     private readonly BatchFrame[] _batchFrames;
     private readonly DropReason[] _verdicts;
     private readonly int[] _ringIndex; // ring entry of each batch slot
+    private readonly Policing.PolicerLane? _lane; // --cap-mbps: this worker's lane of the policer
     private int _cursor;
 
     public TrafficCounters Counters { get; }
@@ -62,8 +63,9 @@ internal sealed class BenchWorker
     /// <summary>CPU time this worker's thread used in the measured interval (ns), or -1 where unknown.</summary>
     public long MeasuredCpuNanoseconds { get; private set; }
 
-    public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved)
+    public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved, Policing.Policer? policer = null)
     {
+        _lane = policer?.CreateLane();
         _translator = new Translator(table);
         _batch = options.BatchSize;
         _ringMask = options.RingFrames - 1;
@@ -181,7 +183,11 @@ internal sealed class BenchWorker
             ringIndex[k] = j;
         }
         _cursor = cursor;
-        _translator.TranslateEthernetBatch(work, frames, _verdicts, Counters);
+        if (_lane is not null)
+        {
+            _lane.Now = Policing.Policer.MonotonicTicks(); // once per batch, as the data path's workers do
+        }
+        _translator.TranslateEthernetBatch(work, frames, _verdicts, Counters, TranslateMode.Infer, _lane);
         long impossible = 0;
         for (int k = 0; k < frames.Length; k++)
         {
@@ -204,6 +210,10 @@ internal sealed class BenchWorker
         byte[] pristine = _pristine;
         int cursor = _cursor;
         long impossible = 0;
+        if (_lane is not null)
+        {
+            _lane.Now = Policing.Policer.MonotonicTicks();
+        }
         for (int k = 0; k < _batch; k++)
         {
             int j = cursor;
@@ -212,7 +222,7 @@ internal sealed class BenchWorker
             Restore(pristine, j * RestoreLength, work, slot);
             int length = _lengths[j];
             var frame = work.AsSpan(slot, length);
-            if (_translator.TranslateEthernet(frame, length, Counters) == DropReason.None)
+            if (_translator.TranslateEthernet(frame, length, Counters, TranslateMode.Infer, _lane) == DropReason.None)
             {
                 impossible += Check(pristine.AsSpan(j * RestoreLength, RestoreLength), frame);
             }
