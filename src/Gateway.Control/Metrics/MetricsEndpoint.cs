@@ -167,6 +167,17 @@ internal sealed class MetricsEndpoint : IApiObserver, IAsyncDisposable
             foreach (var (instanceId, publicIp, caps) in _plane.InstanceCaps())
             {
                 string ip = publicIp is uint p ? Ipv4Address.Format(p) : "";
+                if (publicIp is not null)
+                {
+                    // A bound address's series exist from the start at 0, so a rate over its first traffic sees all of it.
+                    foreach (string direction in (string[])["out", "in"])
+                    {
+                        _bytes.WithLabels(ip, direction).IncTo(0);
+                        _packets.WithLabels(ip, direction).IncTo(0);
+                        _droppedBytes.WithLabels(ip, direction).IncTo(0);
+                        _droppedPackets.WithLabels(ip, direction).IncTo(0);
+                    }
+                }
                 _caps.WithLabels(instanceId, ip, "out").Set(caps.OutboundKbps / 1000.0);
                 _caps.WithLabels(instanceId, ip, "in").Set(caps.InboundKbps / 1000.0);
                 series.Add((instanceId, ip, "out"));

@@ -108,6 +108,10 @@ public sealed class BandwidthCapsTests(CapsLab lab, ITestOutputHelper output) : 
         string node = "m";
         string publicIp = lab.PublicIp(node);
         using var prometheus = PrometheusServer.Start(lab.Folder, lab.Metrics);
+        // A few scrapes before the run: the address's series (0 until traffic flows) exists at the window's start.
+        string series = $"gateway_traffic_bytes_total{{public_ip=\"{publicIp}\",direction=\"out\"}}";
+        await prometheus.WaitForSeriesAsync(series, TimeSpan.FromSeconds(30));
+        await Task.Delay(2000);
         var run = lab.Outbound(node, 10);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"iperf3: {run.ReceivedBytes} bytes received ({run.ReceivedBitsPerSecond / 1e6:F2} Mbps), {run.SentBytes} sent"));
 
@@ -125,7 +129,8 @@ public sealed class BandwidthCapsTests(CapsLab lab, ITestOutputHelper output) : 
         await Task.Delay(2500); // the scrapes after the run are in
         int window = (int)Math.Ceiling((run.End - run.Start).TotalSeconds) + 2;
         double at = run.End.ToUnixTimeMilliseconds() / 1000.0 + 1;
-        double rate = await prometheus.QueryScalarAsync($"rate(gateway_traffic_bytes_total{{public_ip=\"{publicIp}\",direction=\"out\"}}[{window}s])", at);
+        // (counter − counter W s before) / W: the average rate, without rate()'s extrapolation to the window's edges.
+        double rate = await prometheus.QueryScalarAsync($"({series} - {series} offset {window}s) / {window}", at);
         double iperfBytesPerSecond = (double)run.ReceivedBytes / window;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"PromQL rate over {window} s: {rate * 8 / 1e6:F3} Mbps; iperf3's bytes over the same window: {iperfBytesPerSecond * 8 / 1e6:F3} Mbps"));
         Assert.InRange(rate, iperfBytesPerSecond * 0.9, iperfBytesPerSecond * 1.1);
@@ -238,6 +243,22 @@ public sealed class BandwidthCapsTests(CapsLab lab, ITestOutputHelper output) : 
                 Thread.Sleep(200);
             }
             throw new TimeoutException("prometheus was not ready within 30 s");
+        }
+
+        public async Task WaitForSeriesAsync(string query, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (true)
+            {
+                string body = await _http.GetStringAsync(new Uri($"http://127.0.0.1:{_port}/api/v1/query?query={Uri.EscapeDataString(query)}"));
+                using var doc = JsonDocument.Parse(body);
+                if (doc.RootElement.GetProperty("data").GetProperty("result").GetArrayLength() > 0)
+                {
+                    return;
+                }
+                Assert.True(DateTime.UtcNow < deadline, $"prometheus has not scraped {query} within {timeout}: {body}");
+                await Task.Delay(250);
+            }
         }
 
         public async Task<double> QueryScalarAsync(string query, double at)
