@@ -13,7 +13,8 @@ set -euo pipefail
 # bc: the replay benchmark script adds up CPU seconds.
 # iperf3: TCP through the lab against the bandwidth caps (end-to-end tests of issue 11).
 # prometheus: the real server (and promtool) scrapes the daemon's --metrics endpoint in the end-to-end tests.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc iperf3 prometheus)
+# zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish iperf3 prometheus)
 
 missing=()
 for p in "${packages[@]}"; do

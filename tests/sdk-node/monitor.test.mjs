@@ -3,45 +3,15 @@
 // (Traffic figures against iperf3 are checked by the namespace end-to-end tests, which call monitor-read.mjs.)
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-import { startDaemon } from "./daemon.mjs";
+import { gatewayDaemon, rejectsWithCode } from "./gateway-daemon.mjs";
 
-const require = createRequire(import.meta.url);
-const tencentcloud = require("tencentcloud-sdk-nodejs");
-const MonitorClient = tencentcloud.monitor.v20180724.Client;
-const CvmClient = tencentcloud.cvm.v20170312.Client;
-
-const secretId = "AKIDsdkNodeMonitor0123456789abcdef";
-const secretKey = "sdkNodeMonitorSecretKey0123456789ab";
-let daemon;
-
-function clients() {
-  const config = {
-    credential: { secretId, secretKey },
-    region: "ap-guangzhou",
-    profile: { httpProfile: { endpoint: daemon.endpoint, protocol: "http://", reqTimeout: 30 } },
-  };
-  return { monitor: new MonitorClient(config), cvm: new CvmClient(config) };
-}
-
-async function rejectsWithCode(promise, code) {
-  await assert.rejects(promise, (err) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    return true;
-  });
-}
+const gateway = gatewayDaemon(["--public-pool", "198.51.100.0/28", "--subnet", "10.3.0.0/24"]);
+const clients = () => gateway.clients();
 
 const dims = (id) => ({ Dimensions: [{ Name: "InstanceId", Value: id }] });
 
-before(async () => {
-  daemon = await startDaemon({ secretId, secretKey });
-});
-
-after(async () => {
-  if (daemon) {
-    assert.equal(await daemon.stop(), 0, "SIGTERM ends the daemon with exit code 0:\n" + daemon.output.join(""));
-  }
-});
+before(() => gateway.start());
+after(() => gateway.stop());
 
 test("GetMonitorData answers in the shape the SDK reads, one DataPoint per instance, closed 10-s periods", async () => {
   const { monitor, cvm } = clients();

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -15,103 +16,88 @@ namespace Gateway.Cli.Commands;
 /// <summary><c>gateway run</c>: the daemon — control-plane API, SQLite state, binding table (and data paths when attached).</summary>
 internal static class RunCommand
 {
-    public const string Usage = """
-        usage: gateway run --state <dir> --public-pool <cidr> [--public-pool <cidr> ...] --subnet <cidr>
-                           [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
-                           [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
-                           [--internet-gateway <ip>] [--vpc-gateway <ip>] [--stats-interval <seconds>]
-                           [--metrics <host:port>]
-
-          --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
-          --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
-          --subnet <cidr>        the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24
-          --api <host:port>      the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:9700; loopback unless you say otherwise)
-          --eip-quota <n>        EIPs the account may hold (default 20)
-          --max-body <bytes>     largest request body accepted (default 1048576)
-          --metrics <host:port>  serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say
-                                 otherwise; :0 picks a free port, printed)
-
-        Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
-          --internet-tap <name>  create TAP device <name> (at most 15 characters) for the internet side
-          --internet-if <name>   or use an existing interface (veth end, NIC) through libpcap
-          --vpc-tap <name>       create TAP device <name> for the VPC side
-          --vpc-if <name>        or use an existing interface for the VPC side
-          --internet-gateway <ip> an upstream router on the internet segment: every outgoing frame goes to its MAC
-                                 (default: internet hosts are on-link and resolved by ARP)
-          --vpc-gateway <ip>     the gateway's address in the VPC (default: the subnet's first usable address)
-          --stats-interval <s>   print a counters line every <s> seconds (default 0: only at shutdown); the counters
-                                 are also kept in <dir>/datapath-stats.json, rewritten every second while they change
-
-        Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
-        SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
-        """;
-
-    public static int Run(ArgReader args)
+    /// <summary>
+    /// The verb's options. To add one: one <c>command.Define(Cli.…)</c> line here, and read it with <c>p.GetValue(…)</c>
+    /// in <see cref="Settings"/> (or where the option is used); help, completion and usage errors follow.
+    /// </summary>
+    public static Command Create()
     {
-        if (args.WantsHelp)
-        {
-            Console.WriteLine(Usage);
-            return ExitCodes.Ok;
-        }
-        string state = args.Required("--state");
-        var pools = args.Many("--public-pool").Select(p => ParseCidr("--public-pool", p)).ToList();
-        if (pools.Count == 0)
-        {
-            throw new UsageException("--public-pool is required (e.g. --public-pool 198.51.100.0/24).");
-        }
-        var subnet = ParseCidr("--subnet", args.Required("--subnet"));
-        if (subnet.PrefixLength > 30)
-        {
-            throw new UsageException($"--subnet {subnet} is too small: instances need at least a /30 (the network, gateway and broadcast addresses are reserved).");
-        }
-        var api = ParseEndPoint(args.Optional("--api") ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}");
-        int quota = args.Int("--eip-quota", 20, 0, 100_000);
-        int maxBody = args.Int("--max-body", 1 << 20, 1024, 64 << 20);
-        var dataPath = ReadDataPathOptions(args, subnet);
-        int statsInterval = args.Int("--stats-interval", 0, 0, 86_400);
-        var metrics = args.Optional("--metrics") is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null;
-        args.EnsureNoUnknownOptions();
-        if (args.Positionals.Count > 0)
-        {
-            throw new UsageException($"unexpected argument '{args.Positionals[0]}'.");
-        }
-        if (pools.Sum(p => p.Size) > 1 << 20)
-        {
-            throw new UsageException("--public-pool names more than 1048576 addresses; give smaller prefixes.");
-        }
+        var command = new Command("run", "run the gateway daemon: control-plane API and data plane").WithEpilog("""
+            Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
+            --internet-tap/--internet-if and --vpc-tap/--vpc-if.
+            Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
+            SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
+            """);
+        var state = command.Define(CliSymbols.Text("--state", "dir", "where the SQLite database lives (created on first start, restored on every later one)",
+            required: true, kind: ValueKind.Directory));
+        var pools = command.Define(CliSymbols.Many("--public-pool", "cidr", "public addresses to hand out (repeatable), e.g. 198.51.100.0/24",
+            required: true, example: "198.51.100.0/24"));
+        var subnet = command.Define(CliSymbols.Text("--subnet", "cidr", "the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24", required: true));
+        var api = command.Define(CliSymbols.Text("--api", "host:port", $"the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:{GatewayOptions.DefaultApiPort}; loopback unless you say otherwise)"));
+        var quota = command.Define(CliSymbols.Int("--eip-quota", "n", "EIPs the account may hold", 20, 0, 100_000));
+        var maxBody = command.Define(CliSymbols.Int("--max-body", "bytes", "largest request body accepted", 1 << 20, 1024, 64 << 20));
+        var transitionTime = command.Define(CliSymbols.Double("--transition-time", "seconds",
+            "how long instances read PENDING, STOPPING, STARTING and REBOOTING before RUNNING or STOPPED (0: at once; effects are immediate either way)",
+            0, 0, 3_600));
+        var internetTap = command.Define(CliSymbols.Text("--internet-tap", "name", "create TAP device <name> (at most 15 characters) for the internet side"));
+        var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC) through libpcap"));
+        var vpcTap = command.Define(CliSymbols.Text("--vpc-tap", "name", "create TAP device <name> for the VPC side"));
+        var vpcIf = command.Define(CliSymbols.Text("--vpc-if", "name", "or use an existing interface for the VPC side"));
+        var internetGateway = command.Define(CliSymbols.Text("--internet-gateway", "ip",
+            "an upstream router on the internet segment: every outgoing frame goes to its MAC (default: internet hosts are on-link and resolved by ARP)"));
+        var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
+        var metrics = command.Define(CliSymbols.Text("--metrics", "host:port",
+            "serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say otherwise; :0 picks a free port, printed)"));
+        var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
+            "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
+            0, 0, 86_400));
 
-        var options = new GatewayOptions
+        command.SetRun(p =>
         {
-            StateDirectory = Path.GetFullPath(state),
-            ApiEndPoint = api,
-            PublicPools = pools,
-            Subnet = subnet,
-            EipQuota = quota,
-            MaxRequestBodyBytes = maxBody,
-            MetricsEndPoint = metrics,
-        };
-        LabDataPathAttachment? attachment = null;
-        if (dataPath is not null)
-        {
-            attachment = new LabDataPathAttachment(dataPath, Console.Out, TimeSpan.FromSeconds(statsInterval), options.StateDirectory);
-            options = options with { DataPaths = [attachment] };
-        }
-        else if (statsInterval != 0)
-        {
-            throw new UsageException("--stats-interval needs a data path (--internet-tap/--vpc-tap or --internet-if/--vpc-if).");
-        }
-        return RunAsync(options).GetAwaiter().GetResult();
+            var cidrs = p.GetValue(pools)!.Select(c => ParseCidr("--public-pool", c)).ToList();
+            var vpcSubnet = ParseCidr("--subnet", p.GetValue(subnet)!);
+            if (vpcSubnet.PrefixLength > 30)
+            {
+                throw new UsageException($"--subnet {vpcSubnet} is too small: instances need at least a /30 (the network, gateway and broadcast addresses are reserved).");
+            }
+            if (cidrs.Sum(c => c.Size) > 1 << 20)
+            {
+                throw new UsageException("--public-pool names more than 1048576 addresses; give smaller prefixes.");
+            }
+            var options = new GatewayOptions
+            {
+                StateDirectory = Path.GetFullPath(p.GetValue(state)!),
+                ApiEndPoint = ParseEndPoint(p.GetValue(api) ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}"),
+                PublicPools = cidrs,
+                Subnet = vpcSubnet,
+                EipQuota = p.GetValue(quota),
+                MaxRequestBodyBytes = p.GetValue(maxBody),
+                TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
+                MetricsEndPoint = p.GetValue(metrics) is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null,
+            };
+            var dataPath = ReadDataPathOptions(vpcSubnet,
+                InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
+                InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
+                p.GetValue(internetGateway), p.GetValue(vpcGateway));
+            int interval = p.GetValue(statsInterval);
+            if (dataPath is not null)
+            {
+                var attachment = new LabDataPathAttachment(dataPath, Console.Out, TimeSpan.FromSeconds(interval), options.StateDirectory);
+                options = options with { DataPaths = [attachment] };
+            }
+            else if (interval != 0)
+            {
+                throw new UsageException("--stats-interval needs a data path (--internet-tap/--vpc-tap or --internet-if/--vpc-if).");
+            }
+            return RunAsync(options).GetAwaiter().GetResult();
+        });
+        return command;
     }
 
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
-    internal static LabDataPathOptions? ReadDataPathOptions(ArgReader args, Ipv4Cidr subnet)
+    internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
+        string? internetGatewayText, string? vpcGatewayText)
     {
-        string? internetTap = InterfaceName(args, "--internet-tap");
-        string? internetIf = InterfaceName(args, "--internet-if");
-        string? vpcTap = InterfaceName(args, "--vpc-tap");
-        string? vpcIf = InterfaceName(args, "--vpc-if");
-        string? internetGatewayText = args.Optional("--internet-gateway");
-        string? vpcGatewayText = args.Optional("--vpc-gateway");
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
@@ -161,9 +147,8 @@ internal static class RunCommand
         };
     }
 
-    private static string? InterfaceName(ArgReader args, string option)
+    private static string? InterfaceName(string option, string? name)
     {
-        string? name = args.Optional(option);
         if (name is not null && (name.Length > 15 || name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c)) || name is "." or ".."))
         {
             throw new UsageException($"{option} '{name}' is not a Linux interface name: at most 15 characters, no '/', ':' or spaces.");
@@ -230,6 +215,10 @@ internal static class RunCommand
             {
                 string metricsHost = metricsEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{metricsEndPoint.Address}]" : metricsEndPoint.Address.ToString();
                 Console.WriteLine($"gateway: metrics at http://{metricsHost}:{metricsEndPoint.Port.ToString(CultureInfo.InvariantCulture)}/metrics");
+                if (!IPAddress.IsLoopback(metricsEndPoint.Address))
+                {
+                    Console.Error.WriteLine($"gateway: warning: the metrics endpoint listens on {metricsEndPoint}, which is not a loopback address; it has no authentication and shows every public address's traffic.");
+                }
             }
             Console.WriteLine($"gateway: API listening on http://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}");
 

@@ -47,6 +47,9 @@ public sealed record GatewayOptions
 
     /// <summary>Where to serve Prometheus metrics (<c>--metrics</c>); null: not served.</summary>
     public IPEndPoint? MetricsEndPoint { get; init; }
+
+    /// <summary>How long PENDING, STOPPING, STARTING and REBOOTING read (0: every change settles within its request).</summary>
+    public TimeSpan TransitionTime { get; init; }
 }
 
 /// <summary>
@@ -171,13 +174,15 @@ public sealed class GatewayHost : IAsyncDisposable
             string vpcId = store.GetMeta("vpc_id") ?? NewMeta(store, "vpc_id", ResourceIds.VpcPrefix);
             string subnetId = store.GetMeta("subnet_id") ?? NewMeta(store, "subnet_id", ResourceIds.SubnetPrefix);
             var state = store.Load(members, options.Subnet, vpcId, subnetId);
+            string created = store.GetMeta("network_created") ?? NewTime(store, "network_created", options.Clock);
+            state.NetworkCreated = DateTimeOffset.Parse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
             foreach (var instance in state.Instances.Values.Where(i => !options.Subnet.Contains(i.PrivateIp)))
             {
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
             var policer = new Policer(Math.Max(1024, members.Count));
-            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota), options.Clock, policer);
+            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { TransitionTime = options.TransitionTime }, options.Clock, policer);
             plane.LoadTable();
             var problems = plane.CheckTableAgainstStore();
             if (problems.Count > 0)
@@ -264,6 +269,13 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private static string NewTime(SqliteStore store, string key, TimeProvider clock)
+    {
+        string now = clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        store.SetMeta(key, now);
+        return now;
+    }
 
     private static string NewMeta(SqliteStore store, string key, string prefix)
     {
