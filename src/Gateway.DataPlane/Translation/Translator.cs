@@ -106,10 +106,12 @@ public sealed class Translator
                     if (_bindings.TryGetPublic(source, out _, out int outboundId))
                     {
                         counters.PrefetchBinding(outboundId);
+                        policing?.PrefetchBinding(outboundId);
                     }
                     if (_bindings.TryGetPrivate(destination, out _, out int inboundId))
                     {
                         counters.PrefetchBinding(inboundId);
+                        policing?.PrefetchBinding(inboundId);
                     }
                 }
             }
