@@ -31,7 +31,15 @@ public sealed class CapsLab : IDisposable
     private int _nextPort = 5300;
 
     public CapsLab()
+        : this([("s5", 5), ("s20", 20), ("s100", 100), ("r", 20), ("m", 20)], "10.0.6")
     {
+    }
+
+    /// <param name="instances">Node names and their caps (Mbps, by traffic).</param>
+    /// <param name="vpcPrefix">The first three octets of the VPC /24 (its gateway is .1).</param>
+    public CapsLab(IReadOnlyList<(string Name, int Mbps)> instances, string vpcPrefix)
+    {
+        VpcPrefix = vpcPrefix;
         GatewayExecutable.SweepLeftovers();
         Name = GatewayExecutable.NewLabName();
         _folder = Directory.CreateTempSubdirectory("gwt-caps-").FullName;
@@ -45,8 +53,8 @@ public sealed class CapsLab : IDisposable
                 ["onLink"] = new JsonArray("198.51.100.0/24"),
                 ["nodes"] = new JsonArray(new JsonObject { ["name"] = "client", ["kind"] = "internet-host", ["address"] = ClientAddress }),
             },
-            ["vpc"] = new JsonObject { ["subnet"] = new JsonObject { ["cidr"] = "10.0.6.0/24" } },
-            ["nodes"] = new JsonArray(Instance("s5", 5), Instance("s20", 20), Instance("s100", 100), Instance("r", 20), Instance("m", 20)),
+            ["vpc"] = new JsonObject { ["subnet"] = new JsonObject { ["cidr"] = $"{vpcPrefix}.0/24" } },
+            ["nodes"] = new JsonArray([.. instances.Select(i => (JsonNode)Instance(i.Name, i.Mbps))]),
         };
         string path = Path.Combine(_folder, "topology.json");
         File.WriteAllText(path, topology.ToJsonString());
@@ -72,7 +80,7 @@ public sealed class CapsLab : IDisposable
             Shell.Must("ip", "-n", Namespace("client"), "route", "change", "198.51.100.0/24", "dev", "eth0", "rto_min", "2ms");
             foreach (string node in InstanceOf.Keys)
             {
-                Shell.Must("ip", "-n", Namespace(node), "route", "change", "default", "via", "10.0.6.1", "dev", "eth0", "rto_min", "2ms");
+                Shell.Must("ip", "-n", Namespace(node), "route", "change", "default", "via", $"{vpcPrefix}.1", "dev", "eth0", "rto_min", "2ms");
             }
         }
         catch
@@ -91,6 +99,7 @@ public sealed class CapsLab : IDisposable
     };
 
     public string Name { get; }
+    public string VpcPrefix { get; }
     public Uri Api { get; } = null!;
     public Credentials Credentials { get; } = null!;
     public ApiClient Client { get; } = null!;
@@ -186,6 +195,14 @@ public sealed class CapsLab : IDisposable
     {
         string path = Path.Combine(DaemonState, "datapath-stats.json");
         return File.Exists(path) ? File.ReadAllText(path) : "(no stats file)";
+    }
+
+    /// <summary>The lab daemon's process id (from lab.json).</summary>
+    public int DaemonPid()
+    {
+        using var state = JsonDocument.Parse(File.ReadAllText(Path.Combine(RunDirectory, "lab.json")));
+        return state.RootElement.GetProperty("processes").EnumerateArray()
+            .First(p => p.GetProperty("role").GetString() == "gateway").GetProperty("pid").GetInt32();
     }
 
     public async Task<string> ScrapeAsync() => await _http.GetStringAsync(new Uri($"http://{Metrics}/metrics")).ConfigureAwait(false);
