@@ -37,7 +37,8 @@ public sealed class CapsLab : IDisposable
 
     /// <param name="instances">Node names and their caps (Mbps, by traffic).</param>
     /// <param name="vpcPrefix">The first three octets of the VPC /24 (its gateway is .1).</param>
-    public CapsLab(IReadOnlyList<(string Name, int Mbps)> instances, string vpcPrefix)
+    /// <remarks>Internal: xunit wants a class fixture to have one public constructor.</remarks>
+    internal CapsLab(IReadOnlyList<(string Name, int Mbps)> instances, string vpcPrefix)
     {
         VpcPrefix = vpcPrefix;
         GatewayExecutable.SweepLeftovers();
