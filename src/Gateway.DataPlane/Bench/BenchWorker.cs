@@ -280,7 +280,9 @@ internal sealed class BenchWorker
         long frames = 0;
         long sink = 0;
         int cursor = 0;
-        while (Stopwatch.GetTimestamp() < end)
+        // At least one batch: on a machine so loaded that the thread sleeps through the whole interval, no batch would
+        // mean 0 frames and an infinite figure (which the JSON output cannot carry).
+        do
         {
             for (int k = 0; k < _batch; k++)
             {
@@ -292,6 +294,7 @@ internal sealed class BenchWorker
             }
             frames += _batch;
         }
+        while (Stopwatch.GetTimestamp() < end);
         GC.KeepAlive(sink);
         // CPU time where the platform has it: on a shared machine wall time counts other processes' turns too.
         long cpuEnd = ThreadCpuClock.Nanoseconds();
