@@ -21,7 +21,7 @@ namespace Gateway.Cli.Hosting;
 /// instance: its private address is known (InstanceAdded) before its public address is announced, so the first
 /// reply from the instance is never taken for spoofing.
 /// </remarks>
-internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics.IDataPathCounters
+internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
 {
     /// <summary>The counters file in the state directory, rewritten (atomically) while counters change.</summary>
     public const string StatsFileName = "datapath-stats.json";
@@ -50,9 +50,6 @@ internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics
 
     public LabDataPath? DataPath => _path;
 
-    /// <summary>The data path's counters (zero before it started), for the metrics endpoint.</summary>
-    public Gateway.DataPlane.Counters.CounterSnapshot Snapshot() => _path?.Snapshot() ?? Gateway.DataPlane.Counters.CounterSnapshot.Of();
-
     public Task StartAsync(GatewayHost host, CancellationToken cancellationToken)
     {
         _host = host;
@@ -62,15 +59,26 @@ internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics
         {
             _knownPrivates.Add(ip);
         }
+        var options = _options;
+        if (host.IsClustered)
+        {
+            // A cluster node starts as a standby on the cluster's virtual MACs; etcd's election makes one node active.
+            options = options with { StartStandby = true };
+            if (host.VirtualMacs is { } macs && Gateway.Io.L2.MacAddress.TryParse(macs.Internet, out var internetMac) && Gateway.Io.L2.MacAddress.TryParse(macs.Vpc, out var vpcMac))
+            {
+                options = options with { InternetMac = options.InternetMac ?? internetMac, VpcMac = options.VpcMac ?? vpcMac };
+            }
+        }
         try
         {
-            _path = LabDataPath.Start(_options, host.Bindings, _knownPrivates, host.Policer);
+            _path = LabDataPath.Start(options, host.Bindings, _knownPrivates, host.Policer);
         }
         catch
         {
             host.Changed -= OnChanged;
             throw;
         }
+        host.RoleChanged += OnRoleChanged;
         _log.WriteLine($"gateway: data path: internet {Describe(_options.InternetTap, _options.InternetInterface)} (MAC {_path.InternetMac}), vpc {Describe(_options.VpcTap, _options.VpcInterface)} (MAC {_path.VpcMac}, gateway {Gateway.Packets.Ipv4Address.Format(_path.VpcGateway)}); {_knownPrivates.Count} instances known");
         _announcer = Task.Run(AnnounceAsync, CancellationToken.None);
         _statsWriter = Task.Run(WriteStatsAsync, CancellationToken.None);
@@ -78,6 +86,36 @@ internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics
     }
 
     private static string Describe(string? tap, string? iface) => tap is not null ? $"TAP {tap}" : $"interface {iface}";
+
+    /// <summary>
+    /// etcd made this node active (true) or another one (false). Standing down is immediate; taking over switches the
+    /// workers on and sends the gratuitous ARPs three times (at once, after 100 ms and 300 ms: a bridge port that was
+    /// just re-enabled or a busy host may miss the first).
+    /// </summary>
+    private void OnRoleChanged(bool active)
+    {
+        var path = _path;
+        if (path is null)
+        {
+            return;
+        }
+        path.SetStandby(!active);
+        if (!active)
+        {
+            _log.WriteLine("gateway: data path: standby (another node is active)");
+            return;
+        }
+        int sent = path.AnnounceTakeover();
+        _log.WriteLine($"gateway: data path: active; gratuitous ARPs for {sent - 1} public addresses and the VPC gateway");
+        _ = Task.Run(async () =>
+        {
+            foreach (int delay in (int[])[100, 200])
+            {
+                await Task.Delay(delay).ConfigureAwait(false);
+                path.AnnounceTakeover();
+            }
+        });
+    }
 
     private void OnChanged(ControlPlaneEvent e)
     {
@@ -170,6 +208,8 @@ internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics
             ["internet"] = L2(path.InternetL2, path.InternetNeighbours),
             ["vpc"] = L2(path.VpcL2, path.VpcNeighbours),
             ["knownPrivateAddresses"] = _knownPrivates.Count,
+            ["role"] = _host!.IsClustered ? (path.IsStandby ? "standby" : "active") : "single",
+            ["node"] = _host.NodeName,
             ["bindings"] = _host!.Bindings.Count,
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
@@ -184,6 +224,50 @@ internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics
             ["gratuitousArpsSent"] = l2.GratuitousArpsSent,
             ["neighbours"] = neighbours,
         };
+    }
+
+    /// <summary>
+    /// The counters per port for the console: the internet worker's (frames that arrived from the internet), the VPC
+    /// worker's, and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
+    /// answered). Read lock-free from the workers' own counters.
+    /// </summary>
+    public DataPathCounterSnapshot ReadCounters()
+    {
+        var path = _path;
+        if (path is null)
+        {
+            return new DataPathCounterSnapshot([], []);
+        }
+        var counters = path.Counters;
+        var internetL2 = path.InternetL2;
+        var vpcL2 = path.VpcL2;
+        return new DataPathCounterSnapshot(
+            [
+                Row(path.InternetPortName, "internet port", counters[0], L2Details(internetL2, path.InternetNeighbours)),
+                Row(path.VpcPortName, "VPC port", counters[1], L2Details(vpcL2, path.VpcNeighbours)),
+                Row("arp", "ARP queue", counters[2], [KeyValuePair.Create("frames waiting for ARP", (long)path.PendingFrames)]),
+            ],
+            [
+                KeyValuePair.Create("Internet port", $"{Describe(_options.InternetTap, _options.InternetInterface)}, MAC {path.InternetMac}"),
+                KeyValuePair.Create("VPC port", $"{Describe(_options.VpcTap, _options.VpcInterface)}, MAC {path.VpcMac}"),
+                KeyValuePair.Create("VPC gateway", Gateway.Packets.Ipv4Address.Format(path.VpcGateway)),
+                KeyValuePair.Create("Internet next hop", _options.InternetGateway is uint router ? Gateway.Packets.Ipv4Address.Format(router) : "on-link (ARP)"),
+                KeyValuePair.Create("Bindings", _host!.Bindings.Count.ToString(CultureInfo.InvariantCulture)),
+                KeyValuePair.Create("Known private addresses", _knownPrivates.Count.ToString(CultureInfo.InvariantCulture)),
+            ]);
+
+        static DataPathCounterRow Row(string name, string role, Gateway.DataPlane.Counters.TrafficCounters c, IReadOnlyList<KeyValuePair<string, long>> details) => new(
+            name, role, c.ReceivedPacketCount, c.ReceivedByteCount, c.ForwardedPacketCount, c.ForwardedByteCount,
+            [.. DropReasons.All.Select(r => KeyValuePair.Create(DropReasons.Name(r), c.DropPacketCount(r)))], details);
+
+        static IReadOnlyList<KeyValuePair<string, long>> L2Details(Gateway.Io.L2.L2Statistics l2, int neighbours) =>
+        [
+            KeyValuePair.Create("ARP replies sent", l2.ArpRepliesSent),
+            KeyValuePair.Create("ARP requests sent", l2.ArpRequestsSent),
+            KeyValuePair.Create("ARP requests ignored", l2.ArpRequestsIgnored),
+            KeyValuePair.Create("gratuitous ARPs sent", l2.GratuitousArpsSent),
+            KeyValuePair.Create("neighbours", (long)neighbours),
+        ];
     }
 
     /// <summary>One line: received, forwarded, dropped by reason (non-zero reasons only).</summary>
@@ -205,6 +289,7 @@ internal sealed class LabDataPathAttachment : IDataPath, Gateway.Control.Metrics
         if (_host is not null)
         {
             _host.Changed -= OnChanged;
+            _host.RoleChanged -= OnRoleChanged;
         }
         _announcements.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using Gateway.Control.Api;
+using Gateway.Control.Hosting;
 using Gateway.Control.Metering;
 using Gateway.Control.Rules;
 using Gateway.DataPlane.Bindings;
@@ -16,13 +17,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Prometheus;
 
 namespace Gateway.Control.Metrics;
-
-/// <summary>A data path whose counters the metrics endpoint reads at scrape time.</summary>
-public interface IDataPathCounters
-{
-    /// <summary>Received, forwarded and dropped frames by reason, summed over the workers.</summary>
-    CounterSnapshot Snapshot();
-}
 
 /// <summary>
 /// The Prometheus scrape endpoint (<c>GET /metrics</c>, text exposition format 0.0.4), written with prometheus-net.
@@ -194,15 +188,15 @@ internal sealed class MetricsEndpoint : IApiObserver, IAsyncDisposable
         if (paths.Count > 0)
         {
             long received = 0, forwarded = 0;
-            var drops = new long[DropReasons.Count];
+            var drops = new Dictionary<string, long>(StringComparer.Ordinal);
             foreach (var path in paths)
             {
-                var s = path.Snapshot();
-                received += s.ReceivedPackets;
-                forwarded += s.ForwardedPackets;
-                foreach (var reason in DropReasons.All)
+                var total = path.ReadCounters().Total();
+                received += total.ReceivedPackets;
+                forwarded += total.ForwardedPackets;
+                foreach (var (reason, count) in total.Drops)
                 {
-                    drops[(int)reason] += s.DropPackets(reason);
+                    drops[reason] = drops.GetValueOrDefault(reason) + count;
                 }
             }
             _framesReceived.IncTo(received);
@@ -210,7 +204,7 @@ internal sealed class MetricsEndpoint : IApiObserver, IAsyncDisposable
             _framesForwarded.IncTo(Math.Max(forwarded, _framesForwarded.Value));
             foreach (var reason in DropReasons.All)
             {
-                _framesDropped.WithLabels(DropReasons.Name(reason)).IncTo(drops[(int)reason]);
+                _framesDropped.WithLabels(DropReasons.Name(reason)).IncTo(drops.GetValueOrDefault(DropReasons.Name(reason)));
             }
         }
         _bindings.Set(_table.Count);

@@ -33,7 +33,7 @@ public sealed class TrafficMeterTests : IDisposable
         return (id, bindingId, Gateway.Packets.Ipv4Address.Format(ip));
     }
 
-    private MeteringStore OpenStore() => MeteringStore.Open(_f.Store.Path);
+    private MeteringStore OpenStore() => MeteringStore.Open(Path.Combine(_f.Directory, Gateway.Control.Store.SqliteStore.FileName));
 
     [Fact]
     public async Task Periods_CloseOnTenSecondBoundaries_AndShutdownFlushesTheOpenOne()
