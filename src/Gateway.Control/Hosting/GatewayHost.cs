@@ -274,8 +274,9 @@ public sealed class GatewayHost : IAsyncDisposable
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"gateway: state {store.Location}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded{(store.FeedsCommits ? $" at revision {state.Revision}" : "")}; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
-            // Metering is node-local: the state directory's SQLite file even when the control state is in etcd.
-            var meteringStore = MeteringStore.Open(Path.Combine(options.StateDirectory, SqliteStore.FileName));
+            // Metering is node-local: the state database of a single node; a cluster node (state in etcd) keeps its own
+            // history in <state>/metering.db, never a control-state database.
+            var meteringStore = MeteringStore.Open(Path.Combine(options.StateDirectory, store.FeedsCommits ? MeteringStore.ClusterNodeFileName : SqliteStore.FileName));
             var meter = new TrafficMeter(policer, meteringStore, options.Clock, log);
             var dataPaths = options.DataPaths;
             var metrics = options.MetricsEndPoint is null ? null

@@ -42,6 +42,9 @@ public readonly record struct MeterRow(MeterKind Kind, string Key, long PeriodSt
 /// </remarks>
 public sealed class MeteringStore : IDisposable
 {
+    /// <summary>A cluster node's metering file in its state directory (its control state lives in etcd).</summary>
+    public const string ClusterNodeFileName = "metering.db";
+
     public const int FineResolution = 10;
     public const int CoarseResolution = 300;
     public const long FineRetentionSeconds = 24 * 3600;
