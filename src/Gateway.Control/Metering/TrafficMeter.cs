@@ -67,12 +67,15 @@ public sealed class TrafficMeter : IAsyncDisposable
     /// <summary>Starts following <paramref name="plane"/>'s bindings and the once-a-second sampler.</summary>
     internal void Start(ControlPlane plane)
     {
+        // Subscribe first, then read the bindings; the plane's lock is never taken while holding ours (events arrive under
+        // the plane's lock and take ours: the other order would deadlock with a store feed applying changes meanwhile).
+        plane.Changed += OnChanged;
+        var bindings = plane.MeteredBindings();
         lock (_lock)
         {
-            plane.Changed += OnChanged;
-            foreach (var (instanceId, publicIp, bindingId) in plane.MeteredBindings())
+            foreach (var (instanceId, publicIp, bindingId) in bindings)
             {
-                _owners[bindingId] = new Owner(instanceId, publicIp, _policer.MeterOf(bindingId));
+                _owners.TryAdd(bindingId, new Owner(instanceId, publicIp, _policer.MeterOf(bindingId))); // an event may have been first
             }
         }
         _loop = Task.Run(RunAsync);
