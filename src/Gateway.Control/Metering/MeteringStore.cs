@@ -13,6 +13,11 @@ public readonly record struct MeterTotals(
         a.OutDroppedPackets + b.OutDroppedPackets, a.OutDroppedBytes + b.OutDroppedBytes,
         a.InDroppedPackets + b.InDroppedPackets, a.InDroppedBytes + b.InDroppedBytes);
 
+    public static MeterTotals operator -(MeterTotals a, MeterTotals b) => new(
+        a.OutPackets - b.OutPackets, a.OutBytes - b.OutBytes, a.InPackets - b.InPackets, a.InBytes - b.InBytes,
+        a.OutDroppedPackets - b.OutDroppedPackets, a.OutDroppedBytes - b.OutDroppedBytes,
+        a.InDroppedPackets - b.InDroppedPackets, a.InDroppedBytes - b.InDroppedBytes);
+
     public bool IsZero => this == default;
 }
 

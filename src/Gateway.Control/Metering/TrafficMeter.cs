@@ -33,6 +33,8 @@ public sealed class TrafficMeter : IAsyncDisposable
     private readonly TimeProvider _clock;
     private readonly TextWriter _log;
     private readonly Lock _lock = new();
+    /// <summary>One period write at a time (the timer's and the shutdown flush); held across the disk write, unlike <see cref="_lock"/>.</summary>
+    private readonly Lock _write = new();
     private readonly Dictionary<int, Owner> _owners = [];
     private readonly Dictionary<(MeterKind, string), MeterTotals> _period = [];
     private readonly Dictionary<(MeterKind, string), MeterTotals> _totals;
@@ -84,13 +86,23 @@ public sealed class TrafficMeter : IAsyncDisposable
     /// <summary>Samples now and closes every period that has ended (the loop does this every second; tests call it).</summary>
     public void Tick()
     {
-        lock (_lock)
+        lock (_write)
         {
-            Sample();
-            long current = PeriodOf(_clock.GetUtcNow().ToUnixTimeSeconds());
-            if (current != _periodStart)
+            long current;
+            lock (_lock)
             {
-                WritePeriod();
+                Sample();
+                current = PeriodOf(_clock.GetUtcNow().ToUnixTimeSeconds());
+                if (current == _periodStart)
+                {
+                    return;
+                }
+            }
+            // The write happens outside the meter's lock: control-plane events (raised under the plane's lock) must never
+            // wait for the disk.
+            WritePeriod();
+            lock (_lock)
+            {
                 _periodStart = current;
             }
         }
@@ -99,9 +111,12 @@ public sealed class TrafficMeter : IAsyncDisposable
     /// <summary>Samples and writes the open period (shutdown): what a restart finds.</summary>
     public void Flush()
     {
-        lock (_lock)
+        lock (_write)
         {
-            Sample();
+            lock (_lock)
+            {
+                Sample();
+            }
             WritePeriod();
         }
     }
@@ -235,19 +250,38 @@ public sealed class TrafficMeter : IAsyncDisposable
 
     private void Add((MeterKind, string) key, MeterTotals delta) => _period[key] = _period.GetValueOrDefault(key) + delta;
 
+    /// <summary>Writes the open period (called under <c>_write</c>, not under the meter's lock).</summary>
     private void WritePeriod()
     {
-        if (_period.Count == 0)
+        long periodStart;
+        List<((MeterKind, string) Key, MeterTotals Totals)> rows;
+        lock (_lock)
         {
-            _store.AddPeriod(_periodStart, []);
-            return;
+            periodStart = _periodStart;
+            rows = [.. _period.Select(p => (p.Key, p.Value))];
+            _period.Clear();
+            foreach (var (key, totals) in rows)
+            {
+                _totals[key] = _totals.GetValueOrDefault(key) + totals;
+            }
         }
-        _store.AddPeriod(_periodStart, _period.Select(p => (p.Key.Item1, p.Key.Item2, p.Value)));
-        foreach (var (key, totals) in _period)
+        try
         {
-            _totals[key] = _totals.GetValueOrDefault(key) + totals;
+            _store.AddPeriod(periodStart, rows.Select(r => (r.Key.Item1, r.Key.Item2, r.Totals)));
         }
-        _period.Clear();
+        catch
+        {
+            lock (_lock)
+            {
+                // Not written: back into the open period (the next tick retries), out of the written totals.
+                foreach (var (key, totals) in rows)
+                {
+                    _period[key] = _period.GetValueOrDefault(key) + totals;
+                    _totals[key] = _totals.GetValueOrDefault(key) - totals;
+                }
+            }
+            throw;
+        }
     }
 
     private static long PeriodOf(long unixSeconds) => unixSeconds - (unixSeconds % PeriodSeconds);
