@@ -32,6 +32,7 @@ internal sealed class FrameBatch
     private readonly byte[][] _buffers;
     private readonly int[] _lengths;
     private readonly int[] _wireLengths;
+    private readonly VirtioNetHeader[] _offloads;
 
     public FrameBatch(int capacity, int maxFrameLength)
     {
@@ -40,10 +41,11 @@ internal sealed class FrameBatch
         _buffers = new byte[capacity][];
         for (int i = 0; i < capacity; i++)
         {
-            _buffers[i] = new byte[maxFrameLength];
+            _buffers[i] = GC.AllocateUninitializedArray<byte>(maxFrameLength, pinned: true);
         }
         _lengths = new int[capacity];
         _wireLengths = new int[capacity];
+        _offloads = GC.AllocateArray<VirtioNetHeader>(capacity, pinned: true);
     }
 
     public int Capacity => _buffers.Length;
@@ -59,6 +61,9 @@ internal sealed class FrameBatch
         _lengths[index] = length;
         _wireLengths[index] = wireLength;
     }
+
+    /// <summary>The offload metadata of slot <paramref name="index"/> (a port writes it; <see cref="VirtioNetHeader.None"/> when it has none).</summary>
+    public ref VirtioNetHeader Offload(int index) => ref _offloads[index];
 
     /// <summary>The frame in slot <paramref name="index"/>, as captured.</summary>
     public Span<byte> Frame(int index) => _buffers[index].AsSpan(0, _lengths[index]);

@@ -1,0 +1,359 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using Gateway.EndToEnd.Tests.Forwarding;
+using Gateway.Io.Live;
+using Gateway.Io.Ports;
+using Gateway.Packets;
+using Gateway.TestSupport;
+using Xunit.Abstractions;
+using static Gateway.EndToEnd.Tests.Live.PacketPortLab;
+
+namespace Gateway.EndToEnd.Tests.Live;
+
+/// <summary>
+/// The AF_PACKET port on a real veth pair: frames in through its ring, out through sendmmsg, GSO super-frames both
+/// ways, fanout, kernel drops. The oracle is the kernel in the namespaces behind the veth: its counters say whether
+/// every segment arrived with a valid checksum.
+/// </summary>
+[Trait("Category", "RootNamespaces")]
+public sealed class PacketPortTests : IClassFixture<PacketPortLab>
+{
+    private const int SinkPort = 9;
+    private readonly PacketPortLab _lab;
+    private readonly ITestOutputHelper _output;
+
+    public PacketPortTests(PacketPortLab lab, ITestOutputHelper output)
+    {
+        _lab = lab;
+        _output = output;
+    }
+
+    // ---------------------------------------------------------------- receive
+
+    [Fact]
+    public void FramesFromTheSegmentArriveInOrderWithTheirOffloadMetadata()
+    {
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+        var batch = new FrameBatch(32, port.MaxFrameLength);
+        Send(_lab.Router, PortAddress, flows: 1, perFlow: 300);
+        var frames = Collect(port.Queue(0), batch, expected: 300);
+
+        Assert.Equal(300, frames.Count);
+        for (int i = 0; i < frames.Count; i++)
+        {
+            var (frame, offload) = frames[i];
+            Assert.Equal((0, i), Sequence(frame));
+            Assert.Equal(_lab.PortMac.Value, Io.L2.MacAddress.Read(frame).Value);
+            // A datagram from a local socket over a veth leaves its checksum to "the hardware": the header says where it is.
+            if (offload.NeedsChecksum)
+            {
+                Assert.Equal(14 + 20, offload.ChecksumStart);
+                Assert.Equal(6, offload.ChecksumOffset);
+            }
+            else
+            {
+                Oracle.AssertChecksumsValid(frame);
+            }
+            Assert.False(offload.IsGso);
+        }
+    }
+
+    [Fact]
+    public void AVlanTagTheKernelTookOutIsPutBack()
+    {
+        Shell.Run("ip", "-n", _lab.Router, "link", "del", "eth0.7");
+        Shell.Must("ip", "-n", _lab.Router, "link", "add", "link", "eth0", "name", "eth0.7", "type", "vlan", "id", "7");
+        try
+        {
+            Shell.Must("ip", "-n", _lab.Router, "addr", "add", "10.9.7.2/24", "dev", "eth0.7");
+            Shell.Must("ip", "-n", _lab.Router, "link", "set", "eth0.7", "up");
+            Shell.Must("ip", "-n", _lab.Router, "neigh", "replace", "10.9.7.1", "lladdr", _lab.PortMac.ToString(), "dev", "eth0.7", "nud", "permanent");
+            using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+            var batch = new FrameBatch(32, port.MaxFrameLength);
+            Send(_lab.Router, "10.9.7.1", flows: 1, perFlow: 5);
+            var frames = Collect(port.Queue(0), batch, expected: 5);
+
+            Assert.Equal(5, frames.Count);
+            var (frame, offload) = frames[0];
+            Assert.Equal(0x8100, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)));
+            Assert.Equal(7, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(14)) & 0x0FFF);
+            Assert.Equal(0x0800, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(16)));
+            Assert.Equal("10.9.7.1", Ipv4Address.Format(BinaryPrimitives.ReadUInt32BigEndian(frame.AsSpan(18 + 16))));
+            if (offload.NeedsChecksum)
+            {
+                Assert.Equal(18 + 20, offload.ChecksumStart); // moved by the tag put back
+            }
+        }
+        finally
+        {
+            Shell.Run("ip", "-n", _lab.Router, "link", "del", "eth0.7");
+        }
+    }
+
+    [Fact]
+    public void AGsoSuperFrameFromTheSegmentArrivesWholeWithItsHeader()
+    {
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+        var batch = new FrameBatch(8, port.MaxFrameLength);
+        // UDP_SEGMENT (UDP GSO, linux/udp.h 103): one send of 10 × 1400 bytes leaves the socket as one GSO skb, which a
+        // veth hands on whole; far larger than a ring slot, it comes through the copy path.
+        Python(_lab.Router, $"""
+            import socket
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setsockopt(17, 103, 1400)
+            s.sendto(bytes(range(256)) * 54 + bytes(176), ("{PortAddress}", {SinkPort}))
+            """);
+        var frames = Collect(port.Queue(0), batch, expected: 1);
+
+        var (frame, offload) = Assert.Single(frames);
+        Assert.Equal(14 + 20 + 8 + 14_000, frame.Length);
+        Assert.Equal(VirtioNetHeader.GsoUdpL4, offload.GsoType);
+        Assert.Equal(1400, offload.GsoSize);
+        Assert.True(offload.NeedsChecksum);
+        Assert.Equal(14 + 20, offload.ChecksumStart);
+        Assert.Equal(14 + 20 + 8 + 14_000, BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(14 + 2)) + 14);
+        Assert.Equal(255, frame[14 + 20 + 8 + 255]);
+    }
+
+    [Fact]
+    public void FanoutKeepsEachFlowOnOneQueueInOrder()
+    {
+        const int flows = 16, perFlow = 200;
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 2);
+        var perQueue = new List<(byte[] Frame, VirtioNetHeader Offload)>[2];
+        // Each reader stops once its queue has been quiet for 3 s.
+        var readers = Enumerable.Range(0, 2).Select(q => new Thread(() =>
+        {
+            var batch = new FrameBatch(32, port.MaxFrameLength);
+            perQueue[q] = Collect(port.Queue(q), batch, expected: flows * perFlow, seconds: 3);
+        })).ToList();
+        readers.ForEach(t => t.Start());
+        Send(_lab.Router, PortAddress, flows, perFlow);
+        readers.ForEach(t => t.Join());
+
+        var queueOfFlow = new Dictionary<int, int>();
+        for (int q = 0; q < 2; q++)
+        {
+            var last = new Dictionary<int, int>();
+            foreach (var (frame, _) in perQueue[q])
+            {
+                var (flow, sequence) = Sequence(frame);
+                Assert.True(queueOfFlow.TryAdd(flow, q) || queueOfFlow[flow] == q, $"flow {flow} arrived on both queues");
+                Assert.Equal(last.GetValueOrDefault(flow, -1) + 1, sequence);
+                last[flow] = sequence;
+            }
+        }
+        _output.WriteLine($"queue 0: {perQueue[0].Count} frames, queue 1: {perQueue[1].Count} frames; flows per queue: {queueOfFlow.Count(p => p.Value == 0)} / {queueOfFlow.Count(p => p.Value == 1)}");
+        Assert.Equal(flows * perFlow, perQueue[0].Count + perQueue[1].Count);
+        Assert.Equal(flows, queueOfFlow.Count);
+        Assert.Contains(0, queueOfFlow.Values); // 16 flows all on one queue: 2 in 65,536
+        Assert.Contains(1, queueOfFlow.Values);
+    }
+
+    [Fact]
+    public void FramesTheRingHadNoRoomForAreReportedAsKernelDrops()
+    {
+        // The smallest ring (one 128 KiB block of 2 KiB slots: 64 frames), not drained while 1,000 frames arrive.
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1, ringFrames: 64);
+        var batch = new FrameBatch(32, port.MaxFrameLength);
+        Assert.Equal((0L, true), port.KernelDrops());
+        long before = LinkCounter(_lab.Router, "eth0", "tx_packets");
+        Send(_lab.Router, PortAddress, flows: 1, perFlow: 1000);
+        long sent = LinkCounter(_lab.Router, "eth0", "tx_packets") - before;
+        var frames = Collect(port.Queue(0), batch, expected: 1000, seconds: 2);
+        var (drops, known) = port.KernelDrops();
+
+        _output.WriteLine($"sent {sent}, received {frames.Count}, kernel drops {drops}");
+        Assert.True(known);
+        Assert.Equal(1000, sent);
+        Assert.True(drops > 0);
+        Assert.Equal(sent, frames.Count + drops);
+        Assert.Equal(drops, port.KernelDrops().Frames); // read again: cumulative, not cleared by the read
+    }
+
+    // ---------------------------------------------------------------- send
+
+    [Fact]
+    public void FramesSentReachTheFarKernelWithValidChecksums()
+    {
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+        var queue = port.Queue(0);
+        long noPorts = Snmp(_lab.Host, "Udp", "NoPorts"), errors = Snmp(_lab.Host, "Udp", "InCsumErrors");
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.True(queue.Send(Frames.Udp(PortAddress, HostAddress, 40000, 7777, [(byte)i, 1, 2, 3], Options()), VirtioNetHeader.None));
+            if (i % 32 == 31)
+            {
+                queue.Flush();
+            }
+        }
+        queue.Flush();
+
+        // Every datagram to a port nobody listens on counts in NoPorts once its checksum has verified.
+        Assert.True(Eventually(() => Snmp(_lab.Host, "Udp", "NoPorts") - noPorts == 100), $"NoPorts +{Snmp(_lab.Host, "Udp", "NoPorts") - noPorts}");
+        Assert.Equal(errors, Snmp(_lab.Host, "Udp", "InCsumErrors"));
+        Assert.Equal(0, queue.SendFailures);
+    }
+
+    [Fact]
+    public void ATcpSuperFrameWithAPartialChecksumIsSegmentedAndEverySegmentVerifies()
+    {
+        const int mss = 1448, segments = 8;
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+        var queue = port.Queue(0);
+        byte[] payload = [.. Enumerable.Range(0, mss * segments).Select(i => (byte)(i * 7))];
+        byte[] frame = Frames.Tcp(PortAddress, HostAddress, 40000, 5555, payload, Options());
+        int l4 = 14 + 20;
+        WritePartialChecksum(frame, l4, l4 + 16, Frames.ProtocolTcp);
+        var offload = new VirtioNetHeader
+        {
+            Flags = VirtioNetHeader.FlagNeedsChecksum,
+            GsoType = VirtioNetHeader.GsoTcpV4,
+            HeaderLength = (ushort)(l4 + 20),
+            GsoSize = mss,
+            ChecksumStart = (ushort)l4,
+            ChecksumOffset = 16,
+        };
+        long segmentsIn = Snmp(_lab.Host, "Tcp", "InSegs"), resets = Snmp(_lab.Host, "Tcp", "OutRsts"), errors = Snmp(_lab.Host, "Tcp", "InCsumErrors");
+
+        Assert.True(queue.Send(frame, offload));
+        queue.Flush();
+
+        // No socket on port 5555: the host answers every segment whose checksum verifies with a reset.
+        Assert.True(Eventually(() => Snmp(_lab.Host, "Tcp", "OutRsts") - resets == segments), $"resets +{Snmp(_lab.Host, "Tcp", "OutRsts") - resets}");
+        Assert.Equal(segments, Snmp(_lab.Host, "Tcp", "InSegs") - segmentsIn);
+        Assert.Equal(errors, Snmp(_lab.Host, "Tcp", "InCsumErrors"));
+        Assert.Equal(0, queue.SendFailures);
+    }
+
+    [Fact]
+    public void AUdpSuperFrameIsSegmentedAndEveryDatagramVerifies()
+    {
+        const int size = 1400, segments = 10;
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+        var queue = port.Queue(0);
+        byte[] frame = Frames.Udp(PortAddress, HostAddress, 40000, 7778, [.. Enumerable.Range(0, size * segments).Select(i => (byte)i)], Options());
+        int l4 = 14 + 20;
+        WritePartialChecksum(frame, l4, l4 + 6, Frames.ProtocolUdp);
+        var offload = new VirtioNetHeader
+        {
+            Flags = VirtioNetHeader.FlagNeedsChecksum,
+            GsoType = VirtioNetHeader.GsoUdpL4,
+            HeaderLength = (ushort)(l4 + 8),
+            GsoSize = size,
+            ChecksumStart = (ushort)l4,
+            ChecksumOffset = 6,
+        };
+        long noPorts = Snmp(_lab.Host, "Udp", "NoPorts"), errors = Snmp(_lab.Host, "Udp", "InCsumErrors");
+
+        Assert.True(queue.Send(frame, offload));
+        queue.Flush();
+
+        Assert.True(Eventually(() => Snmp(_lab.Host, "Udp", "NoPorts") - noPorts == segments), $"NoPorts +{Snmp(_lab.Host, "Udp", "NoPorts") - noPorts}");
+        Assert.Equal(errors, Snmp(_lab.Host, "Udp", "InCsumErrors"));
+    }
+
+    [Fact]
+    public void AHeaderTheKernelRefusesCostsOnlyItsOwnFrame()
+    {
+        using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
+        var queue = port.Queue(0);
+        byte[] Good(byte i) => Frames.Udp(PortAddress, HostAddress, 40000, 7779, [i], Options());
+        long noPorts = Snmp(_lab.Host, "Udp", "NoPorts");
+
+        queue.Send(Good(1), VirtioNetHeader.None);
+        // csum_start past the end of the frame; hdr_len longer than the frame: both refused by packet_snd (EINVAL).
+        queue.Send(Good(2), new VirtioNetHeader { Flags = VirtioNetHeader.FlagNeedsChecksum, ChecksumStart = 60_000, ChecksumOffset = 6 });
+        queue.Send(Good(3), new VirtioNetHeader { HeaderLength = 5_000 });
+        queue.Send(Good(4), VirtioNetHeader.None);
+        queue.Flush();
+
+        Assert.Equal(2, queue.SendFailures);
+        Assert.True(Eventually(() => Snmp(_lab.Host, "Udp", "NoPorts") - noPorts == 2), $"NoPorts +{Snmp(_lab.Host, "Udp", "NoPorts") - noPorts}");
+        // The queue keeps working after the refusals.
+        queue.Send(Good(5), VirtioNetHeader.None);
+        queue.Flush();
+        Assert.True(Eventually(() => Snmp(_lab.Host, "Udp", "NoPorts") - noPorts == 3));
+    }
+
+    [Fact]
+    public void OpeningAnInterfaceThatIsNotThereSaysWhatToDo()
+    {
+        var e = Assert.Throws<IOException>(() => PacketPort.Open("gwt-nosuch0", queueCount: 1));
+        Assert.Contains("No interface named 'gwt-nosuch0'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("ip link show", e.Message, StringComparison.Ordinal);
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private FrameOptions Options() => new() { SourceMac = Dashed(_lab.PortMac), DestinationMac = Dashed(_lab.RouterMac) };
+
+    private static string Dashed(Io.L2.MacAddress mac) => mac.ToString().Replace(':', '-');
+
+    /// <summary>Puts the pseudo-header sum (RFC 793 §3.1 / RFC 768), folded and not complemented, where the L4 checksum goes: CHECKSUM_PARTIAL.</summary>
+    private static void WritePartialChecksum(byte[] frame, int l4, int field, byte protocol)
+    {
+        Span<byte> pseudo = stackalloc byte[12];
+        frame.AsSpan(14 + 12, 8).CopyTo(pseudo);
+        pseudo[8] = 0;
+        pseudo[9] = protocol;
+        BinaryPrimitives.WriteUInt16BigEndian(pseudo.Slice(10), (ushort)(frame.Length - l4));
+        BinaryPrimitives.WriteUInt16BigEndian(frame.AsSpan(field), Checksum.FoldTo16(Checksum.Sum(pseudo)));
+    }
+
+    /// <summary>Sends <paramref name="perFlow"/> datagrams on each of <paramref name="flows"/> source ports, interleaved; payload: flow, sequence.</summary>
+    private static void Send(string ns, string destination, int flows, int perFlow) =>
+        Python(ns, string.Create(CultureInfo.InvariantCulture, $"""
+            import socket, struct
+            socks = []
+            for f in range({flows}):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("0.0.0.0", 20000 + f))
+                socks.append(s)
+            for seq in range({perFlow}):
+                for f, s in enumerate(socks):
+                    s.sendto(struct.pack("!II", f, seq), ("{destination}", {SinkPort}))
+            """));
+
+    /// <summary>(flow, sequence) from a datagram <see cref="Send"/> sent, VLAN tags skipped.</summary>
+    private static (int Flow, int Sequence) Sequence(byte[] frame)
+    {
+        int l3 = Frames.Ipv4Offset(frame);
+        int payload = l3 + (frame[l3] & 0x0F) * 4 + 8;
+        return (BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(payload)), BinaryPrimitives.ReadInt32BigEndian(frame.AsSpan(payload + 4)));
+    }
+
+    /// <summary>
+    /// Receives from <paramref name="queue"/> until <paramref name="expected"/> UDP frames to the sink port arrived, or the
+    /// queue stayed empty for <paramref name="seconds"/>. Other frames are skipped.
+    /// </summary>
+    private static unsafe List<(byte[] Frame, VirtioNetHeader Offload)> Collect(
+        PacketQueue queue, FrameBatch batch, int expected, int seconds = 10)
+    {
+        var frames = new List<(byte[], VirtioNetHeader)>();
+        var quietUntil = DateTime.UtcNow.AddSeconds(seconds);
+        while (frames.Count < expected && DateTime.UtcNow < quietUntil)
+        {
+            var poll = new Io.Tap.LibC.PollFd { Fd = queue.PollDescriptor, Events = Io.Tap.LibC.PollIn };
+            Io.Tap.LibC.Poll(&poll, 1, 50);
+            int n = queue.Receive(batch);
+            for (int i = 0; i < n; i++)
+            {
+                byte[] frame = batch.Frame(i).ToArray();
+                int l3 = Frames.Ipv4Offset(frame);
+                if (frame.Length >= l3 + 28 && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(l3 - 2)) == 0x0800
+                    && frame[l3 + 9] == Frames.ProtocolUdp && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(l3 + 20 + 2)) == SinkPort)
+                {
+                    frames.Add((frame, batch.Offload(i)));
+                }
+            }
+            if (n > 0)
+            {
+                quietUntil = DateTime.UtcNow.AddSeconds(seconds);
+            }
+        }
+        return frames;
+    }
+
+    private static bool Eventually(Func<bool> condition, int seconds = 10) => Forwarding.NamespaceLab.Eventually(condition, seconds);
+}
