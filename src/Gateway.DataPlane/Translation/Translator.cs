@@ -45,14 +45,20 @@ public sealed class Translator
     /// <summary>Translates an Ethernet frame (802.1Q/802.1ad tags allowed and kept) and counts the outcome.</summary>
     /// <param name="frame">The captured bytes, rewritten in place.</param>
     /// <param name="wireLength">The frame's original length (≥ <c>frame.Length</c> for a snap-length-cut capture).</param>
+    /// <param name="partialChecksum">
+    /// The transport checksum (TCP, UDP, or ICMP's own) is partial, to be finished later over the bytes from the
+    /// transport header on (virtio NEEDS_CSUM with csum_start at the transport header, as the port checked): a TCP/UDP
+    /// field holds the pseudo-header sum and is updated as a sum (<see cref="Checksum.UpdatePartial32"/>); ICMP's is
+    /// left alone, since every byte it will cover is final only after translation.
+    /// </param>
     /// <returns><see cref="DropReason.None"/> to forward, otherwise why the frame is dropped.</returns>
-    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer, bool partialChecksum = false)
     {
         counters.Received(wireLength);
         int l3 = FindIpv4(frame, out DropReason reason);
         if (reason == DropReason.None)
         {
-            reason = TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, counters, wireLength);
+            reason = TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, counters, wireLength, partialChecksum);
         }
         return Count(counters, reason, wireLength);
     }
@@ -199,7 +205,7 @@ public sealed class Translator
         return typeOffset + 2;
     }
 
-    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, TrafficCounters counters, int frameWireLength)
+    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, TrafficCounters counters, int frameWireLength, bool partialChecksum = false)
     {
         // ---- The IPv4 header: captured whole, consistent, checksum verifies (RFC 791 §3.1, RFC 1812 §5.2.2). ----
         if (ip.Length < Ipv4.MinHeaderLength)
@@ -297,6 +303,9 @@ public sealed class Translator
             var change = new AddressChange(snat, source, newSource, dnat, destination, newDestination);
             switch (protocol)
             {
+                case Ipv4.ProtocolTcp or Ipv4.ProtocolUdp when partialChecksum:
+                    UpdatePartialChecksum(packet, headerLength + (protocol == Ipv4.ProtocolTcp ? Tcp.ChecksumOffset : Udp.ChecksumOffset), change);
+                    break;
                 case Ipv4.ProtocolTcp:
                     UpdateTcpChecksum(packet, headerLength, change);
                     break;
@@ -304,7 +313,7 @@ public sealed class Translator
                     UpdateUdpChecksum(packet, headerLength, change);
                     break;
                 case Ipv4.ProtocolIcmp when quotedOffset > 0:
-                    TranslateQuotedPacket(packet, headerLength, quotedOffset, change);
+                    TranslateQuotedPacket(packet, headerLength, quotedOffset, change, updateIcmpChecksum: !partialChecksum);
                     break;
                 default:
                     // ICMP queries have no pseudo-header; GRE, ESP, SCTP, ... carry no IPv4 addresses we rewrite.
@@ -339,6 +348,21 @@ public sealed class Translator
             return checksum;
         }
 
+        /// <summary>Folds the address rewrite into a partial checksum, the pseudo-header sum (<see cref="Checksum.UpdatePartial32"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ushort ApplyPartial(ushort partial)
+        {
+            if (Snat)
+            {
+                partial = Checksum.UpdatePartial32(partial, Source, NewSource);
+            }
+            if (Dnat)
+            {
+                partial = Checksum.UpdatePartial32(partial, Destination, NewDestination);
+            }
+            return partial;
+        }
+
         /// <summary>The same change seen from a quoted packet, which travelled the other way.</summary>
         public AddressChange Mirrored => new(Dnat, Destination, NewDestination, Snat, Source, NewSource);
     }
@@ -352,6 +376,20 @@ public sealed class Translator
         {
             var field = packet.Slice(at, 2);
             BinaryPrimitives.WriteUInt16BigEndian(field, change.Apply(BinaryPrimitives.ReadUInt16BigEndian(field)));
+        }
+    }
+
+    /// <summary>
+    /// A partial TCP/UDP checksum (the pseudo-header sum, to be finished later): the addresses it covers changed, the
+    /// bytes from the transport header on will be summed when it is finished. No "0 means none" rule for UDP: a sum is not a checksum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdatePartialChecksum(Span<byte> packet, int at, in AddressChange change)
+    {
+        if (at + 2 <= packet.Length)
+        {
+            var field = packet.Slice(at, 2);
+            BinaryPrimitives.WriteUInt16BigEndian(field, change.ApplyPartial(BinaryPrimitives.ReadUInt16BigEndian(field)));
         }
     }
 
@@ -403,10 +441,12 @@ public sealed class Translator
 
     /// <summary>
     /// The slow path for ICMP errors: rewrite the quoted packet's addresses, its IP header checksum, its
-    /// TCP/UDP checksum when present, and fold every changed word into the ICMP checksum.
+    /// TCP/UDP checksum when present, and fold every changed word into the ICMP checksum — unless that checksum is
+    /// partial (<paramref name="updateIcmpChecksum"/> false): it will be computed over the final bytes, the quoted
+    /// packet's finished checksums included, so it needs no update at all.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void TranslateQuotedPacket(Span<byte> packet, int icmpOffset, int quotedOffset, in AddressChange outer)
+    private static void TranslateQuotedPacket(Span<byte> packet, int icmpOffset, int quotedOffset, in AddressChange outer, bool updateIcmpChecksum = true)
     {
         Span<byte> icmpChecksumField = packet.Slice(icmpOffset + Icmp.ChecksumOffset, 2);
         ushort icmpChecksum = BinaryPrimitives.ReadUInt16BigEndian(icmpChecksumField);
@@ -464,7 +504,10 @@ public sealed class Translator
                 }
             }
         }
-        BinaryPrimitives.WriteUInt16BigEndian(icmpChecksumField, icmpChecksum);
+        if (updateIcmpChecksum)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(icmpChecksumField, icmpChecksum);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;
+using Gateway.Io.Ports;
 
 namespace Gateway.Io.L2.Tests;
 
@@ -17,7 +18,7 @@ public sealed class NeighbourCacheTests
 
         public void SendRequest(uint senderIp, uint targetIp) => Requests.Add((senderIp, targetIp));
 
-        public void SendPending(Span<byte> frame, MacAddress destination) => Sent.Add((frame.ToArray(), destination));
+        public void SendPending(Span<byte> frame, in VirtioNetHeader offload, MacAddress destination) => Sent.Add((frame.ToArray(), destination));
     }
 
     private static readonly NeighbourCacheOptions s_options = new()
