@@ -19,7 +19,8 @@ internal static class RunCommand
         usage: gateway run --state <dir> --public-pool <cidr> [--public-pool <cidr> ...] --subnet <cidr>
                            [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
                            [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
-                           [--internet-gateway <ip>] [--vpc-gateway <ip>] [--stats-interval <seconds>]
+                           [--if-backend packet|pcap] [--internet-gateway <ip>] [--vpc-gateway <ip>]
+                           [--stats-interval <seconds>]
 
           --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
           --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
@@ -30,9 +31,12 @@ internal static class RunCommand
 
         Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
           --internet-tap <name>  create TAP device <name> (at most 15 characters) for the internet side
-          --internet-if <name>   or use an existing interface (veth end, NIC) through libpcap
+          --internet-if <name>   or use an existing interface (veth end, NIC); it carries no IPv4 address
           --vpc-tap <name>       create TAP device <name> for the VPC side
           --vpc-if <name>        or use an existing interface for the VPC side
+          --if-backend <kind>    how --internet-if/--vpc-if are opened: packet (default on Linux): AF_PACKET rings, a
+                                 queue per worker, GSO super-frames and partial checksums pass whole; pcap: libpcap,
+                                 one queue, no offloads (hosts behind the interface then need ethtool -K DEV tx off)
           --internet-gateway <ip> an upstream router on the internet segment: every outgoing frame goes to its MAC
                                  (default: internet hosts are on-link and resolved by ARP)
           --vpc-gateway <ip>     the gateway's address in the VPC (default: the subnet's first usable address)
@@ -107,12 +111,14 @@ internal static class RunCommand
         string? vpcIf = InterfaceName(args, "--vpc-if");
         string? internetGatewayText = args.Optional("--internet-gateway");
         string? vpcGatewayText = args.Optional("--vpc-gateway");
+        string? backendText = args.Optional("--if-backend");
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
-            if (internetGatewayText is not null || vpcGatewayText is not null)
+            if (internetGatewayText is not null || vpcGatewayText is not null || backendText is not null)
             {
-                throw new UsageException($"{(internetGatewayText is not null ? "--internet-gateway" : "--vpc-gateway")} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
+                string option = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway" : "--if-backend";
+                throw new UsageException($"{option} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
             }
             return null;
         }
@@ -144,8 +150,23 @@ internal static class RunCommand
             vpcGateway = gw;
         }
         uint? internetGateway = internetGatewayText is null ? null : ParseAddress("--internet-gateway", internetGatewayText);
+        var backend = OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap;
+        if (backendText is not null)
+        {
+            if (internetIf is null && vpcIf is null)
+            {
+                throw new UsageException($"--if-backend {backendText} chooses how --internet-if/--vpc-if interfaces are opened; this data path has none (TAP devices only).");
+            }
+            backend = backendText switch
+            {
+                "packet" => InterfaceBackend.Packet,
+                "pcap" => InterfaceBackend.Pcap,
+                _ => throw new UsageException($"--if-backend '{backendText}' is neither 'packet' (AF_PACKET rings) nor 'pcap' (libpcap)."),
+            };
+        }
         return new LabDataPathOptions
         {
+            InterfaceBackend = backend,
             InternetTap = internetTap,
             InternetInterface = internetIf,
             VpcTap = vpcTap,

@@ -105,7 +105,8 @@ internal static partial class LabRunner
 
         if (topology.Veth)
         {
-            // The gateway's ends stay in the root namespace, used through libpcap; the peers join the segments' bridges.
+            // The gateway's ends stay in the root namespace, opened as --internet-if/--vpc-if (AF_PACKET unless the topology
+            // asks for libpcap); the peers join the segments' bridges.
             foreach (var (port, ns) in new[] { (state.InternetPort, inet), (state.VpcPort, vpc) })
             {
                 Sh.Must("ip", "link", "add", port, "type", "veth", "peer", "name", "gw", "netns", ns);
@@ -130,7 +131,7 @@ internal static partial class LabRunner
             run.AddRange(["--public-pool", pool.ToString()]);
         }
         run.AddRange(topology.Veth
-            ? ["--internet-if", state.InternetPort, "--vpc-if", state.VpcPort]
+            ? ["--internet-if", state.InternetPort, "--vpc-if", state.VpcPort, "--if-backend", topology.IfBackend]
             : ["--internet-tap", state.InternetPort, "--vpc-tap", state.VpcPort]);
         if (topology.InternetGateway is { } router)
         {
@@ -160,7 +161,7 @@ internal static partial class LabRunner
             cancellationToken.ThrowIfCancellationRequested();
             string ns = prefix + host.Name;
             AddNamespace(state, ns);
-            AttachToSegment(inet, ns, host.Name, topology.Veth);
+            AttachToSegment(inet, ns, host.Name, topology);
             Sh.Must("ip", "-n", ns, "addr", "add", $"{Ipv4Address.Format(host.Address)}/{topology.InternetSubnet.PrefixLength.ToString(CultureInfo.InvariantCulture)}", "dev", "eth0");
             Sh.Must("ip", "-n", ns, "link", "set", "eth0", "up");
             // Public IPs from other ranges are on-link too: hosts ARP for them and the gateway answers. No default route.
@@ -183,7 +184,7 @@ internal static partial class LabRunner
             state.Instances.Add(record);
             state.Save();
             AddNamespace(state, ns);
-            AttachToSegment(vpc, ns, node.Name, topology.Veth);
+            AttachToSegment(vpc, ns, node.Name, topology);
             Sh.Must("ip", "-n", ns, "addr", "add", $"{record.PrivateIp}/{topology.VpcSubnet.PrefixLength.ToString(CultureInfo.InvariantCulture)}", "dev", "eth0");
             Sh.Must("ip", "-n", ns, "link", "set", "eth0", "up");
             Sh.Must("ip", "-n", ns, "route", "add", "default", "via", Ipv4Address.Format(topology.VpcGatewayAddress));
@@ -295,16 +296,17 @@ internal static partial class LabRunner
     }
 
     /// <summary>A veth pair: <c>p-NODE</c> on the segment's bridge, <c>eth0</c> in the node's namespace.</summary>
-    private static void AttachToSegment(string segment, string ns, string node, bool veth)
+    private static void AttachToSegment(string segment, string ns, string node, Topology topology)
     {
         string port = "p-" + node;
         Sh.Must("ip", "-n", segment, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns);
         Sh.Must("ip", "-n", segment, "link", "set", port, "master", "br0");
         Sh.Must("ip", "-n", segment, "link", "set", port, "up");
-        if (veth)
+        if (topology.Veth && topology.IfBackend == "pcap")
         {
-            // libpcap captures veth frames before the kernel fills in TCP/UDP checksums (CHECKSUM_PARTIAL); the
-            // translator updates checksums incrementally (RFC 1624), so hosts behind a live port compute them themselves.
+            // libpcap captures veth frames before the kernel fills in TCP/UDP checksums (CHECKSUM_PARTIAL) and cannot say
+            // so; the translator updates checksums incrementally (RFC 1624), so hosts behind a libpcap port compute them
+            // themselves. The AF_PACKET backend gets a virtio_net_hdr that says a checksum is partial, and needs nothing.
             Sh.Must("ip", "netns", "exec", ns, "ethtool", "-K", "eth0", "tx", "off");
         }
     }

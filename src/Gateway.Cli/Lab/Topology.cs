@@ -38,6 +38,9 @@ internal sealed partial record Topology(
     IReadOnlyList<InternetHost> InternetHosts,
     IReadOnlyList<InstanceNode> Instances)
 {
+    /// <summary>How a veth lab's daemon opens its ends (<c>--if-backend</c>): "packet" (AF_PACKET, the default) or "pcap".</summary>
+    public string IfBackend { get; init; } = "packet";
+
     private static readonly Ipv4Cidr[] s_testNets = [Ipv4Cidr.Parse("192.0.2.0/24"), Ipv4Cidr.Parse("198.51.100.0/24"), Ipv4Cidr.Parse("203.0.113.0/24")];
 
     [GeneratedRegex("^[a-z0-9-]{1,12}$")]
@@ -98,6 +101,7 @@ internal sealed partial record Topology(
             }
 
             bool veth = false;
+            string ifBackend = "packet";
             uint? internetGateway = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
@@ -109,6 +113,18 @@ internal sealed partial record Topology(
                     "veth" => true,
                     _ => throw Error("gateway.mode", $"'{mode}' is neither \"tap\" nor \"veth\"."),
                 };
+                if (String(gateway, "ifBackend", "gateway.ifBackend") is { } backend)
+                {
+                    if (backend is not ("packet" or "pcap"))
+                    {
+                        throw Error("gateway.ifBackend", $"'{backend}' is neither \"packet\" (AF_PACKET rings) nor \"pcap\" (libpcap).");
+                    }
+                    if (!veth)
+                    {
+                        throw Error("gateway.ifBackend", "applies to mode \"veth\" only (a TAP is no existing interface); remove it or set mode to \"veth\".");
+                    }
+                    ifBackend = backend;
+                }
                 if (String(gateway, "internetGateway", "gateway.internetGateway") is { } gw)
                 {
                     internetGateway = Address(gw, "gateway.internetGateway");
@@ -199,7 +215,7 @@ internal sealed partial record Topology(
             {
                 throw Error("nodes", "two instances ask for the same privateAddress.");
             }
-            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances);
+            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances) { IfBackend = ifBackend };
         }
 
         private void ReadNodes(JsonElement array, string field, List<InternetHost> hosts, List<InstanceNode> instances, HashSet<string> names, Ipv4Cidr internetSubnet, Ipv4Cidr vpcSubnet, bool internetOnly)

@@ -137,10 +137,10 @@ public sealed class LabDataPath : IDisposable
         {
             internet = options.InternetTap is { } internetTap
                 ? TapPort.Create(internetTap, TapOptionsFor(options, options.InternetTapInterfaceMac))
-                : LivePort.Open(options.InternetInterface!, internetMac, options.PollMilliseconds);
+                : OpenInterface(options, options.InternetInterface!, internetMac);
             vpc = options.VpcTap is { } vpcTap
                 ? TapPort.Create(vpcTap, TapOptionsFor(options, options.VpcTapInterfaceMac))
-                : LivePort.Open(options.VpcInterface!, vpcMac, options.PollMilliseconds);
+                : OpenInterface(options, options.VpcInterface!, vpcMac);
             var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac);
             path.StartThreads();
             return path;
@@ -152,6 +152,12 @@ public sealed class LabDataPath : IDisposable
             throw;
         }
     }
+
+    /// <summary>An existing interface, through AF_PACKET (a queue per worker) or libpcap, as the options say.</summary>
+    private static IFramePort OpenInterface(LabDataPathOptions options, string name, MacAddress gatewayMac) =>
+        options.InterfaceBackend == InterfaceBackend.Packet
+            ? PacketPort.Open(name, options.Workers, options.PacketRingFrames)
+            : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
 
     private static TapOptions TapOptionsFor(LabDataPathOptions options, MacAddress? interfaceMac) => new()
     {
@@ -233,6 +239,8 @@ public sealed class LabDataPath : IDisposable
     {
         TapPort tap => string.Create(CultureInfo.InvariantCulture,
             $"TAP {tap.Name} ({tap.QueueCount} queue{(tap.QueueCount == 1 ? "" : "s")}, {(tap.Offloads ? (tap.UdpSegmentationOffload ? "offloads: csum, TSO, USO" : "offloads: csum, TSO") : "no offloads")})"),
+        PacketPort packet => string.Create(CultureInfo.InvariantCulture,
+            $"interface {packet.Name} (AF_PACKET, {packet.QueueCount} queue{(packet.QueueCount == 1 ? "" : "s")}, offloads: csum, GSO)"),
         _ => $"interface {port.Name} (libpcap, 1 queue, no offloads)",
     };
 

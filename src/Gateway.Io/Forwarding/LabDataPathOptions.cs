@@ -12,7 +12,7 @@ public sealed record LabDataPathOptions
     /// <summary>Name of the TAP device to create for the internet side (<c>--internet-tap</c>), at most 15 characters.</summary>
     public string? InternetTap { get; init; }
 
-    /// <summary>An existing interface for the internet side (<c>--internet-if</c>), used through libpcap.</summary>
+    /// <summary>An existing interface for the internet side (<c>--internet-if</c>), opened as <see cref="InterfaceBackend"/> says.</summary>
     public string? InternetInterface { get; init; }
 
     /// <summary>Name of the TAP device to create for the VPC side (<c>--vpc-tap</c>).</summary>
@@ -66,6 +66,16 @@ public sealed record LabDataPathOptions
     /// <summary>The TAP devices' txqueuelen: frames the kernel holds per queue for a worker before it drops them (port-overrun).</summary>
     public int TapTxQueueLength { get; init; } = Tap.TapOptions.DefaultTxQueueLength;
 
+    /// <summary>
+    /// How existing interfaces (<see cref="InternetInterface"/>, <see cref="VpcInterface"/>) are opened
+    /// (<c>--if-backend</c>): AF_PACKET sockets with rings, one queue per worker and GSO offloads (default on Linux), or
+    /// libpcap (one queue, no offloads; hosts behind the interface must then compute their own checksums).
+    /// </summary>
+    public InterfaceBackend InterfaceBackend { get; init; } = OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap;
+
+    /// <summary>Slots in each AF_PACKET queue's receive ring (frames the kernel can hold for a worker before it drops them).</summary>
+    public int PacketRingFrames { get; init; } = Live.PacketPort.DefaultRingFrames;
+
     /// <summary>Most frames a worker takes from one queue per wake-up before processing them.</summary>
     public int BatchSize { get; init; } = 64;
 
@@ -100,7 +110,18 @@ public sealed record LabDataPathOptions
             throw new ArgumentException($"Workers must be 1 to {MaxWorkers} (a TAP device has at most 256 queues); {Workers} was given.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(TapTxQueueLength, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(PacketRingFrames, 64);
         ArgumentOutOfRangeException.ThrowIfLessThan(PollMilliseconds, 1);
         Neighbours.Validate();
     }
+}
+
+/// <summary>How an existing interface is opened (<c>--if-backend</c>).</summary>
+public enum InterfaceBackend
+{
+    /// <summary>AF_PACKET sockets: TPACKET_V2 receive rings, fanout over the workers, virtio_net_hdr offloads, sendmmsg.</summary>
+    Packet,
+
+    /// <summary>libpcap through SharpPcap: one queue, no offloads; the fallback for systems without AF_PACKET rings.</summary>
+    Pcap,
 }

@@ -30,7 +30,7 @@ namespace Gateway.Io.Live;
 /// goes through a socket of its own and is safe from any thread; <see cref="KernelDrops"/> takes a lock (off the frame
 /// path).</para>
 /// </remarks>
-internal sealed unsafe class PacketPort : IDisposable
+internal sealed unsafe class PacketPort : IFramePort
 {
     /// <summary>A GSO super-frame: 64 KiB of IP datagram plus Ethernet and VLAN headers.</summary>
     public const int DefaultMaxFrameLength = 65_536 + 64;
@@ -72,12 +72,14 @@ internal sealed unsafe class PacketPort : IDisposable
 
     public int QueueCount => _queues.Length;
 
-    public int MaxFrameLength { get; } = DefaultMaxFrameLength;
+    public int MaxFrameLength => DefaultMaxFrameLength;
 
     /// <summary>Frames go out with their virtio_net_hdr: GSO super-frames and partial checksums pass as they are.</summary>
-    public bool AcceptsGso { get; } = true;
+    public bool AcceptsGso => true;
 
     public PacketQueue Queue(int index) => _queues[index];
+
+    IPortQueue IFramePort.Queue(int index) => _queues[index];
 
     /// <summary>
     /// Opens interface <paramref name="name"/> with <paramref name="queueCount"/> queues (one per worker).
@@ -363,7 +365,7 @@ internal sealed unsafe class PacketPort : IDisposable
     /// Frames the kernel dropped because a queue's ring was full (<c>PACKET_STATISTICS</c> tp_drops) or that arrived cut
     /// (longer than a slot with no room to queue their copy), cumulative since the port opened.
     /// </summary>
-    public (long Frames, bool Known) KernelDrops()
+    public PortKernelDrops KernelDrops()
     {
         lock (_statsLock)
         {
@@ -372,7 +374,7 @@ internal sealed unsafe class PacketPort : IDisposable
             {
                 total += queue.ReadKernelDrops() + queue.CutFrames;
             }
-            return (total, true);
+            return new PortKernelDrops(total, Known: true);
         }
     }
 

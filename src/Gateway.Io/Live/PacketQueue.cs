@@ -42,7 +42,7 @@ namespace Gateway.Io.Live;
 /// fixed-size (a GSO super-frame needs a 64 KiB slot), and a slot stays the kernel's until the skb built on its pages
 /// is freed, which on a veth is when a socket in the peer namespace has read it.</para>
 /// </remarks>
-internal sealed unsafe class PacketQueue : IDisposable
+internal sealed unsafe class PacketQueue : IPortQueue, IDisposable
 {
     /// <summary>Transmit messages per <c>sendmmsg</c>: a worker batch (32) with room for what a batch can turn into.</summary>
     internal const int TransmitCapacity = 256;

@@ -3,14 +3,26 @@ using static Gateway.EndToEnd.Tests.Forwarding.NamespaceLab;
 
 namespace Gateway.EndToEnd.Tests.Forwarding;
 
-/// <summary>The data path on existing interfaces (veth ends) through libpcap capture and injection.</summary>
+/// <summary>The data path on existing interfaces (veth ends) through AF_PACKET rings (<c>--if-backend packet</c>, the default).</summary>
 [Trait("Category", "RootNamespaces")]
-public sealed class LivePortTests : IClassFixture<LiveNamespaceLab>
+public sealed class LivePortTests(LiveNamespaceLab lab) : LiveInterfaceTests(lab), IClassFixture<LiveNamespaceLab>
 {
-    private readonly LiveNamespaceLab _lab;
+}
 
-    public LivePortTests(LiveNamespaceLab lab)
+/// <summary>The same tests through libpcap capture and injection (<c>--if-backend pcap</c>).</summary>
+[Trait("Category", "RootNamespaces")]
+public sealed class PcapLivePortTests(PcapLiveNamespaceLab lab) : LiveInterfaceTests(lab), IClassFixture<PcapLiveNamespaceLab>
+{
+}
+
+/// <summary>The live-interface tests, run once per backend by the classes above.</summary>
+public abstract class LiveInterfaceTests
+{
+    private readonly NamespaceLab _lab;
+
+    protected LiveInterfaceTests(NamespaceLab lab)
     {
+        ArgumentNullException.ThrowIfNull(lab);
         _lab = lab;
         _lab.ResetBindings();
     }

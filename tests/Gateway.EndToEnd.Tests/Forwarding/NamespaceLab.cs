@@ -46,14 +46,22 @@ public class NamespaceLab : IDisposable
     {
     }
 
+    protected NamespaceLab(bool live, bool upstream)
+        : this(live, upstream, InterfaceBackend.Packet)
+    {
+    }
+
     /// <param name="live">
     /// False: the data path creates TAP devices, moved into the namespaces. True: veth pairs whose gateway ends stay
-    /// in the root namespace (no address, IPv6 off) and are used through libpcap, as <c>--internet-if/--vpc-if</c> would.
+    /// in the root namespace (no address, IPv6 off) and are used as <c>--internet-if/--vpc-if</c> would, through
+    /// <paramref name="backend"/>.
     /// </param>
     /// <param name="upstream">True: the internet host is the data path's <c>--internet-gateway</c>.</param>
-    protected NamespaceLab(bool live, bool upstream)
+    /// <param name="backend">How the live ends are opened: AF_PACKET (<c>--if-backend packet</c>) or libpcap.</param>
+    protected NamespaceLab(bool live, bool upstream, InterfaceBackend backend)
     {
         Live = live;
+        Backend = backend;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
         string tapId = string.Create(CultureInfo.InvariantCulture, $"{Random.Shared.Next(0x1000000):x6}");
@@ -87,6 +95,7 @@ public class NamespaceLab : IDisposable
                     InternetInterface = live ? internetPort : null,
                     VpcTap = live ? null : vpcPort,
                     VpcInterface = live ? vpcPort : null,
+                    InterfaceBackend = backend,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
@@ -125,6 +134,9 @@ public class NamespaceLab : IDisposable
     }
 
     public bool Live { get; }
+
+    /// <summary>How the live ends are opened (only meaningful when <see cref="Live"/>).</summary>
+    public InterfaceBackend Backend { get; }
 
     private void CreateNamespaces()
     {
@@ -198,12 +210,13 @@ public class NamespaceLab : IDisposable
     /// <summary>
     /// A veth leaves TCP/UDP checksums to be filled in "by the NIC" (CHECKSUM_PARTIAL); libpcap captures them unfilled,
     /// and a translator that updates checksums incrementally (RFC 1624) would pass the hole on. Hosts whose frames a
-    /// live port captures compute checksums themselves, as every pcap-based forwarder needs. TAP devices receive
-    /// frames whole, so the TAP lab needs nothing.
+    /// libpcap port captures compute checksums themselves, as every pcap-based forwarder needs. The AF_PACKET port
+    /// learns of the partial checksum from the frame's virtio_net_hdr and passes it on as such, and TAP devices hand
+    /// over frames with their offload metadata too, so neither needs anything.
     /// </summary>
     private void DisableChecksumOffload(string ns, string device)
     {
-        if (Live)
+        if (Live && Backend == InterfaceBackend.Pcap)
         {
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
@@ -381,11 +394,20 @@ internal static class Scripts
         """;
 }
 
-/// <summary>The same lab with the gateway on veth ends through libpcap (<c>--internet-if/--vpc-if</c>) instead of TAP devices.</summary>
+/// <summary>The same lab with the gateway on veth ends (<c>--internet-if/--vpc-if</c>) through AF_PACKET instead of TAP devices.</summary>
 public sealed class LiveNamespaceLab : NamespaceLab
 {
     public LiveNamespaceLab()
-        : base(live: true, upstream: false)
+        : base(live: true, upstream: false, InterfaceBackend.Packet)
+    {
+    }
+}
+
+/// <summary>The veth lab through libpcap (<c>--if-backend pcap</c>), the fallback backend.</summary>
+public sealed class PcapLiveNamespaceLab : NamespaceLab
+{
+    public PcapLiveNamespaceLab()
+        : base(live: true, upstream: false, InterfaceBackend.Pcap)
     {
     }
 }

@@ -148,7 +148,7 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
         // The smallest ring (one 128 KiB block of 2 KiB slots: 64 frames), not drained while 1,000 frames arrive.
         using var port = PacketPort.Open(_lab.Interface, queueCount: 1, ringFrames: 64);
         var batch = new FrameBatch(32, port.MaxFrameLength);
-        Assert.Equal((0L, true), port.KernelDrops());
+        Assert.Equal(new PortKernelDrops(0, true), port.KernelDrops());
         long before = LinkCounter(_lab.Router, "eth0", "tx_packets");
         Send(_lab.Router, PortAddress, flows: 1, perFlow: 1000);
         long sent = LinkCounter(_lab.Router, "eth0", "tx_packets") - before;
