@@ -20,7 +20,7 @@ internal static class RunCommand
                            [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
                            [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
                            [--if-backend packet|pcap] [--internet-gateway <ip>] [--vpc-gateway <ip>]
-                           [--stats-interval <seconds>]
+                           [--stats-interval <seconds>] [--workers <n>] [--tap-offloads on|off]
 
           --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
           --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
@@ -42,6 +42,11 @@ internal static class RunCommand
           --vpc-gateway <ip>     the gateway's address in the VPC (default: the subnet's first usable address)
           --stats-interval <s>   print a counters line every <s> seconds (default 0: only at shutdown); the counters
                                  are also kept in <dir>/datapath-stats.json, rewritten every second while they change
+          --workers <n>          data-path worker threads (default: one per core); each owns one queue of every
+                                 TAP (a TAP gets <n> queues; a libpcap interface has one, read by worker 0) and
+                                 does both directions of the flows the kernel steers to that queue
+          --tap-offloads on|off  TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (default on); off gives
+                                 plain MTU-sized frames, one system call each way per frame
 
         Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
         SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
@@ -112,16 +117,26 @@ internal static class RunCommand
         string? internetGatewayText = args.Optional("--internet-gateway");
         string? vpcGatewayText = args.Optional("--vpc-gateway");
         string? backendText = args.Optional("--if-backend");
+        string? workersText = args.Optional("--workers");
+        int workers = args.Int("--workers", Environment.ProcessorCount, 1, LabDataPathOptions.MaxWorkers);
+        string? offloadsText = args.Optional("--tap-offloads");
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
-            if (internetGatewayText is not null || vpcGatewayText is not null || backendText is not null)
+            string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
+                : workersText is not null ? "--workers" : offloadsText is not null ? "--tap-offloads" : backendText is not null ? "--if-backend" : null;
+            if (orphan is not null)
             {
-                string option = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway" : "--if-backend";
-                throw new UsageException($"{option} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
+                throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
             }
             return null;
         }
+        bool tapOffloads = offloadsText switch
+        {
+            null or "on" => true,
+            "off" => false,
+            _ => throw new UsageException($"--tap-offloads must be on or off, not '{offloadsText}'."),
+        };
         if ((internetTap is null) == (internetIf is null))
         {
             throw new UsageException(internetTap is null
@@ -174,6 +189,8 @@ internal static class RunCommand
             VpcSubnet = vpcSubnet,
             VpcGateway = vpcGateway,
             InternetGateway = internetGateway,
+            Workers = workers,
+            TapOffloads = tapOffloads,
         };
     }
 

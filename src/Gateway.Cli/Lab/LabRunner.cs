@@ -137,6 +137,14 @@ internal static partial class LabRunner
         {
             run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
         }
+        if (topology.Workers is { } workers)
+        {
+            run.AddRange(["--workers", workers.ToString(CultureInfo.InvariantCulture)]);
+        }
+        if (topology.TapOffloads is { } offloads)
+        {
+            run.AddRange(["--tap-offloads", offloads ? "on" : "off"]);
+        }
         run.AddRange(["--stats-interval", "60"]);
         int pid = Sh.StartDetached(run, state.DaemonLog, state.Dir);
         RecordProcess(state, "gateway", pid);

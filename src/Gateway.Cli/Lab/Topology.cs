@@ -41,6 +41,12 @@ internal sealed partial record Topology(
     /// <summary>How a veth lab's daemon opens its ends (<c>--if-backend</c>): "packet" (AF_PACKET, the default) or "pcap".</summary>
     public string IfBackend { get; init; } = "packet";
 
+    /// <summary><c>gateway.workers</c>: the daemon's <c>--workers</c> (null: its default, one per core).</summary>
+    public int? Workers { get; init; }
+
+    /// <summary><c>gateway.tapOffloads</c>: the daemon's <c>--tap-offloads</c> (null: its default, on).</summary>
+    public bool? TapOffloads { get; init; }
+
     private static readonly Ipv4Cidr[] s_testNets = [Ipv4Cidr.Parse("192.0.2.0/24"), Ipv4Cidr.Parse("198.51.100.0/24"), Ipv4Cidr.Parse("203.0.113.0/24")];
 
     [GeneratedRegex("^[a-z0-9-]{1,12}$")]
@@ -103,6 +109,8 @@ internal sealed partial record Topology(
             bool veth = false;
             string ifBackend = "packet";
             uint? internetGateway = null;
+            int? workers = null;
+            bool? tapOffloads = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -137,6 +145,12 @@ internal sealed partial record Topology(
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
                 }
+                workers = Int(gateway, "workers", "gateway.workers");
+                if (workers is < 1 or > 256)
+                {
+                    throw Error("gateway.workers", $"{workers} is not 1 to 256 (the data-path worker threads; each owns one queue of every TAP).");
+                }
+                tapOffloads = Bool(gateway, "tapOffloads", "gateway.tapOffloads");
             }
 
             var internet = Member(root, "internet") ?? throw Error("internet", "is required (subnet and hosts).");
@@ -215,7 +229,12 @@ internal sealed partial record Topology(
             {
                 throw Error("nodes", "two instances ask for the same privateAddress.");
             }
-            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances) { IfBackend = ifBackend };
+            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances)
+            {
+                IfBackend = ifBackend,
+                Workers = workers,
+                TapOffloads = tapOffloads,
+            };
         }
 
         private void ReadNodes(JsonElement array, string field, List<InternetHost> hosts, List<InstanceNode> instances, HashSet<string> names, Ipv4Cidr internetSubnet, Ipv4Cidr vpcSubnet, bool internetOnly)
