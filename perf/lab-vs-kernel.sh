@@ -271,11 +271,14 @@ EOF
   local rate
   for rate in $rates; do
     sleep 1.5 # let the gateway's stats file catch up (rewritten every second)
-    local tx0 drop0 rx0 ticks0 frames0 t0 t1 tx1 drop1 rx1 ticks1 frames1 l
+    local tx0 drop0 rx0 ticks0 frames0 kdrops0 t0 t1 tx1 drop1 rx1 ticks1 frames1 l
     l=$(load)
     tx0=$(counter "$cli" tx_packets); drop0=$(counter "$cli" tx_dropped)
     rx0=$(nsx "$srv" nft list counter inet sink udp9 | awk '/packets/ {print $2}')
-    if [ -n "$gateway_pid" ]; then ticks0=$(worker_ticks "$gateway_pid"); frames0=$(stat_field "$gateway_stats" receivedPackets); fi
+    if [ -n "$gateway_pid" ]; then
+      ticks0=$(worker_ticks "$gateway_pid"); frames0=$(stat_field "$gateway_stats" receivedPackets)
+      kdrops0=$(stat_field "$gateway_stats" kernelDroppedPackets)
+    fi
     t0=$(date +%s.%N)
     if [ "$rate" = max ]; then
       # TX_RING at top speed for the duration (SIGINT ends trafgen cleanly).
@@ -302,8 +305,8 @@ EOF
       rec "$path" "udp.$rate.worker_cpu_seconds" "$(echo "($ticks1 - $ticks0) / $hz" | bc -l)"
       rec "$path" "udp.$rate.gateway_frames" "$((frames1 - frames0))"
       rec "$path" "udp.$rate.workers" "$(worker_count "$gateway_pid")"
-      rec "$path" "udp.$rate.kernel_drops" "$(stat_field "$gateway_stats" kernelDrops.total)"
-      line="$line; gateway: $((frames1 - frames0)) frames in $(echo "($ticks1 - $ticks0) / $hz" | bc -l | xargs printf '%.2f') worker CPU-s"
+      rec "$path" "udp.$rate.kernel_drops" "$(( $(stat_field "$gateway_stats" kernelDroppedPackets) - kdrops0 ))"
+      line="$line; gateway: $((frames1 - frames0)) frames (kernel dropped $(( $(stat_field "$gateway_stats" kernelDroppedPackets) - kdrops0 ))) in $(echo "($ticks1 - $ticks0) / $hz" | bc -l | xargs printf '%.2f') worker CPU-s"
     fi
     log "$line (load $l)"
   done

@@ -30,7 +30,7 @@ namespace Gateway.Io.Live;
 /// goes through a socket of its own and is safe from any thread; <see cref="KernelDrops"/> takes a lock (off the frame
 /// path).</para>
 /// </remarks>
-internal sealed unsafe class PacketPort : IFramePort
+internal sealed unsafe class PacketPort : IFramePort, IBatchSendFailures
 {
     /// <summary>A GSO super-frame: 64 KiB of IP datagram plus Ethernet and VLAN headers.</summary>
     public const int DefaultMaxFrameLength = 65_536 + 64;
@@ -378,8 +378,19 @@ internal sealed unsafe class PacketPort : IFramePort
         }
     }
 
-    /// <summary>Frames the kernel refused to send, summed over the queues.</summary>
-    public long SendFailures => _queues.Sum(q => q.SendFailures);
+    /// <summary>Frames the kernel refused to send at flush time, summed over the queues.</summary>
+    public long SendFailures
+    {
+        get
+        {
+            long total = 0;
+            foreach (var queue in _queues)
+            {
+                total += queue.SendFailures;
+            }
+            return total;
+        }
+    }
 
     /// <summary>Closes every socket (the interface leaves promiscuous mode with the last one). Call after the workers have stopped.</summary>
     public void Dispose()
