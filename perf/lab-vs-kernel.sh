@@ -119,6 +119,8 @@ build_kernel() {
   for seg in "$inet" "$vpc"; do
     ip -n "$seg" link add br0 type bridge
     ip -n "$seg" link set br0 up
+    # As gateway lab does: plain L2 segments, no bridged frames through the IP hooks (br_netfilter), where that is per netns.
+    nsx "$seg" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-arptables=0 2>/dev/null || true
   done
   # host eth0 ─ p-host on the segment's bridge
   ip -n "$inet" link add p-cli type veth peer name eth0 netns "$cli"
