@@ -156,7 +156,7 @@ public sealed class LabDataPath : IDisposable
     /// <summary>An existing interface, through AF_PACKET (a queue per worker) or libpcap, as the options say.</summary>
     private static IFramePort OpenInterface(LabDataPathOptions options, string name, MacAddress gatewayMac) =>
         options.InterfaceBackend == InterfaceBackend.Packet
-            ? PacketPort.Open(name, options.Workers, options.PacketRingFrames)
+            ? PacketPort.Open(name, options.Workers, options.PacketRingFrames, options.PacketQdiscBypass)
             : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
 
     private static TapOptions TapOptionsFor(LabDataPathOptions options, MacAddress? interfaceMac) => new()

@@ -76,6 +76,9 @@ public sealed record LabDataPathOptions
     /// <summary>Slots in each AF_PACKET queue's receive ring (frames the kernel can hold for a worker before it drops them).</summary>
     public int PacketRingFrames { get; init; } = Live.PacketPort.DefaultRingFrames;
 
+    /// <summary>AF_PACKET sends skip the qdisc (<c>PACKET_QDISC_BYPASS</c>); off by default, see <see cref="Live.PacketPort.Open"/>.</summary>
+    public bool PacketQdiscBypass { get; init; }
+
     /// <summary>Most frames a worker takes from one queue per wake-up before processing them.</summary>
     public int BatchSize { get; init; } = 64;
 

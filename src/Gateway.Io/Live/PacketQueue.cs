@@ -35,9 +35,9 @@ namespace Gateway.Io.Live;
 /// <para><b>Transmit.</b> <see cref="Send"/> copies the frame, its virtio_net_hdr in front (the socket has
 /// <c>PACKET_VNET_HDR</c>, so <c>packet_snd</c> reads one before every frame and builds the GSO skb from it), into a
 /// native arena and queues one <c>struct mmsghdr</c>; <see cref="Flush"/> sends the batch with one <c>sendmmsg</c>.
-/// <c>PACKET_QDISC_BYPASS</c> sends straight to the driver (<c>dev_direct_xmit</c>): no qdisc, and no copy to packet
-/// taps either, so the gateway never reads back its own frames (tcpdump on this interface does not see them; capture
-/// at the far end). A frame the kernel refuses (a virtio_net_hdr it rejects, a link that went down) is skipped and
+/// Frames take the device's normal transmit path (<c>dev_queue_xmit</c>; a veth has no qdisc), so a super-frame the
+/// device cannot take whole is segmented by the kernel there (see <see cref="PacketPort.Open"/> on qdisc bypass).
+/// A frame the kernel refuses (a virtio_net_hdr it rejects, a link that went down, a device drop) is skipped and
 /// counted in <see cref="SendFailures"/>; the rest of the batch still goes. Why not a TPACKET tx ring: its slots are
 /// fixed-size (a GSO super-frame needs a 64 KiB slot), and a slot stays the kernel's until the skb built on its pages
 /// is freed, which on a veth is when a socket in the peer namespace has read it.</para>
@@ -292,14 +292,15 @@ internal sealed unsafe class PacketQueue : IPortQueue, IDisposable
             {
                 continue;
             }
-            if (errno is EAgain or ENoBufs)
+            if (errno == EAgain)
             {
-                // The socket's send buffer or the device is full: what is left of the batch is lost, as a NIC drops
-                // when its transmit ring is full; waiting here would stall this worker's receive side too.
+                // The socket's send buffer is full (sock_alloc_send_pskb without waiting): what is left of the batch is
+                // lost, as a NIC drops when its transmit ring is full; waiting here would stall this worker's receive side.
                 Interlocked.Add(ref _sendFailures, pending - sent);
                 return;
             }
-            // The kernel refused the frame at 'sent' (EINVAL for a virtio_net_hdr it rejects, EMSGSIZE, ENETDOWN): skip it.
+            // The kernel refused the frame at 'sent': EINVAL for a virtio_net_hdr it rejects, EMSGSIZE, ENETDOWN, or
+            // ENOBUFS when the device dropped it (net_xmit_errno of NET_XMIT_DROP). Skip it; the next may well go.
             Interlocked.Increment(ref _sendFailures);
             sent++;
         }

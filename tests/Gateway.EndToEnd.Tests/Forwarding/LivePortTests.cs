@@ -7,6 +7,79 @@ namespace Gateway.EndToEnd.Tests.Forwarding;
 [Trait("Category", "RootNamespaces")]
 public sealed class LivePortTests(LiveNamespaceLab lab) : LiveInterfaceTests(lab), IClassFixture<LiveNamespaceLab>
 {
+    private readonly LiveNamespaceLab _lab = lab;
+
+    /// <summary>
+    /// Hosts keep their checksum offload on (no ethtool): a bulk TCP transfer each way leaves the senders as GSO
+    /// super-frames with partial checksums and crosses the gateway whole. The last link before the receiver has its
+    /// offloads off, so the kernel there segments and finishes every checksum in software from what the gateway wrote,
+    /// and the receiving kernel, which then verifies each segment, counts no checksum error while every byte arrives.
+    /// (Without that, a receiver trusts a partial checksum handed over by a veth and would check nothing.)
+    /// </summary>
+    [Theory]
+    [InlineData("inbound")]
+    [InlineData("outbound")]
+    public void ABulkTcpTransferCrossesAsSuperFramesAndEverySegmentVerifies(string direction)
+    {
+        bool inbound = direction == "inbound";
+        // The last hop to the receiver: the VPC bridge's port to instance A, or the gateway's own internet end.
+        string[] lastHop = inbound ? ["ip", "netns", "exec", _lab.Vpc, "ethtool", "-K", "va"] : ["ethtool", "-K", _lab.Path.InternetPortName];
+        Shell.Must(lastHop[0], [.. lastHop[1..], "tx", "off", "tso", "off", "gso", "off", "sg", "off"]);
+        try
+        {
+            Transfer(inbound);
+        }
+        finally
+        {
+            Shell.Run(lastHop[0], [.. lastHop[1..], "tx", "on", "tso", "on", "gso", "on", "sg", "on"]);
+        }
+    }
+
+    private void Transfer(bool inbound)
+    {
+        const int bytes = 8 << 20;
+        string receiver = inbound ? _lab.InstanceA : _lab.Internet, sender = inbound ? _lab.Internet : _lab.InstanceA;
+        string target = inbound ? PublicA : InternetHostAddress;
+        long gsoBefore = _lab.Path.Workers.Sum(w => w.Offloads.GsoFrames);
+        long csumErrors = Tcp(receiver, "InCsumErrors");
+        using var sink = Shell.Start("ip", "netns", "exec", receiver, Shell.Python, "-c", """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 5001)); s.listen(1)
+            c, _ = s.accept(); n = 0
+            while True:
+                d = c.recv(1 << 16)
+                if not d: break
+                n += len(d)
+            print(n, flush=True)
+            """);
+        try
+        {
+            Thread.Sleep(500); // the listener starts
+            var send = Shell.InNamespace(sender, Shell.Python, "-c", $$"""
+                import socket, time
+                for attempt in range(20):
+                    try:
+                        c = socket.create_connection(("{{target}}", 5001), timeout=5); break
+                    except OSError:
+                        time.sleep(0.25)
+                c.sendall(bytes({{bytes}})); c.close()
+                """);
+            Assert.True(send.ExitCode == 0, send.ToString());
+            Assert.True(sink.WaitForExit(30_000), "the receiver did not finish");
+            Assert.Equal(bytes.ToString(System.Globalization.CultureInfo.InvariantCulture), sink.StandardOutput.ReadToEnd().Trim());
+        }
+        finally
+        {
+            if (!sink.HasExited)
+            {
+                sink.Kill(entireProcessTree: true);
+            }
+        }
+        Assert.Equal(csumErrors, Tcp(receiver, "InCsumErrors"));
+        Assert.True(_lab.Path.Workers.Sum(w => w.Offloads.GsoFrames) > gsoBefore, "no GSO super-frame crossed the gateway");
+    }
+
+    private static long Tcp(string ns, string field) => Live.PacketPortLab.Snmp(ns, "Tcp", field);
 }
 
 /// <summary>The same tests through libpcap capture and injection (<c>--if-backend pcap</c>).</summary>

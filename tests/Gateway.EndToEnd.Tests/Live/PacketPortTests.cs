@@ -193,19 +193,7 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
         const int mss = 1448, segments = 8;
         using var port = PacketPort.Open(_lab.Interface, queueCount: 1);
         var queue = port.Queue(0);
-        byte[] payload = [.. Enumerable.Range(0, mss * segments).Select(i => (byte)(i * 7))];
-        byte[] frame = Frames.Tcp(PortAddress, HostAddress, 40000, 5555, payload, Options());
-        int l4 = 14 + 20;
-        WritePartialChecksum(frame, l4, l4 + 16, Frames.ProtocolTcp);
-        var offload = new VirtioNetHeader
-        {
-            Flags = VirtioNetHeader.FlagNeedsChecksum,
-            GsoType = VirtioNetHeader.GsoTcpV4,
-            HeaderLength = (ushort)(l4 + 20),
-            GsoSize = mss,
-            ChecksumStart = (ushort)l4,
-            ChecksumOffset = 16,
-        };
+        var (frame, offload) = TcpSuperFrame(mss, segments);
         long segmentsIn = Snmp(_lab.Host, "Tcp", "InSegs"), resets = Snmp(_lab.Host, "Tcp", "OutRsts"), errors = Snmp(_lab.Host, "Tcp", "InCsumErrors");
 
         Assert.True(queue.Send(frame, offload));
@@ -216,6 +204,45 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
         Assert.Equal(segments, Snmp(_lab.Host, "Tcp", "InSegs") - segmentsIn);
         Assert.Equal(errors, Snmp(_lab.Host, "Tcp", "InCsumErrors"));
         Assert.Equal(0, queue.SendFailures);
+    }
+
+    /// <summary>
+    /// A super-frame to an interface that cannot take it whole (its TSO turned off): through the normal transmit path the
+    /// kernel segments it; with PACKET_QDISC_BYPASS, __dev_direct_xmit drops it (why the port does not bypass by default).
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ASuperFrameToAnInterfaceWithoutTsoIsSegmentedUnlessTheQdiscIsBypassed(bool qdiscBypass)
+    {
+        const int mss = 1448, segments = 4;
+        Shell.Must("ethtool", "-K", _lab.Interface, "tso", "off", "gso", "off");
+        try
+        {
+            using var port = PacketPort.Open(_lab.Interface, queueCount: 1, qdiscBypass: qdiscBypass);
+            var queue = port.Queue(0);
+            var (frame, offload) = TcpSuperFrame(mss, segments);
+            long resets = Snmp(_lab.Host, "Tcp", "OutRsts");
+
+            Assert.True(queue.Send(frame, offload));
+            queue.Flush();
+
+            if (qdiscBypass)
+            {
+                Assert.Equal(1, queue.SendFailures); // ENOBUFS: the device dropped it
+                Thread.Sleep(500);
+                Assert.Equal(resets, Snmp(_lab.Host, "Tcp", "OutRsts"));
+            }
+            else
+            {
+                Assert.Equal(0, queue.SendFailures);
+                Assert.True(Eventually(() => Snmp(_lab.Host, "Tcp", "OutRsts") - resets == segments), $"resets +{Snmp(_lab.Host, "Tcp", "OutRsts") - resets}");
+            }
+        }
+        finally
+        {
+            Shell.Run("ethtool", "-K", _lab.Interface, "tso", "on", "gso", "on");
+        }
     }
 
     [Fact]
@@ -279,6 +306,24 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
     // ---------------------------------------------------------------- helpers
 
     private FrameOptions Options() => Options(_lab.PortMac, _lab.RouterMac);
+
+    /// <summary>A TCP super-frame to the host (no listener there) of <paramref name="segments"/> × <paramref name="mss"/> bytes, with a partial checksum, and its TSO header.</summary>
+    private (byte[] Frame, VirtioNetHeader Offload) TcpSuperFrame(int mss, int segments)
+    {
+        byte[] payload = [.. Enumerable.Range(0, mss * segments).Select(i => (byte)(i * 7))];
+        byte[] frame = Frames.Tcp(PortAddress, HostAddress, 40000, 5555, payload, Options());
+        int l4 = 14 + 20;
+        WritePartialChecksum(frame, l4, l4 + 16, Frames.ProtocolTcp);
+        return (frame, new VirtioNetHeader
+        {
+            Flags = VirtioNetHeader.FlagNeedsChecksum,
+            GsoType = VirtioNetHeader.GsoTcpV4,
+            HeaderLength = (ushort)(l4 + 20),
+            GsoSize = (ushort)mss,
+            ChecksumStart = (ushort)l4,
+            ChecksumOffset = 16,
+        });
+    }
 
     private static FrameOptions Options(Io.L2.MacAddress source, Io.L2.MacAddress destination) =>
         new() { SourceMac = Dashed(source), DestinationMac = Dashed(destination) };
