@@ -2,8 +2,8 @@
 # The gateway lab against Linux's own NAT, side by side, in one run (issue 10).
 #
 #   perf/lab-vs-kernel.sh [--quick] [--paths "kernel gateway-tap gateway-veth"] [--tcp-seconds S] [--udp-seconds S]
-#                         [--rates "50000 100000 ... max"] [--pings N] [--workers N] [--kernel-rps] [--out FILE.json]
-#                         [--no-build]
+#                         [--rates "50000 100000 ... max"] [--pings N] [--workers N] [--kernel-rps] [--no-profile]
+#                         [--out FILE.json] [--no-build]
 #
 # Builds the same namespace shape once per path, measures it, removes it, then prints one table and writes JSON:
 #
@@ -28,7 +28,10 @@
 #            generator actually put on the wire); received = an nftables counter in the server namespace (udp dport 9,
 #            counted then dropped, so the server sends no ICMP back). Loss = 1 − received / offered.
 #            For the gateway, also its worker threads' CPU seconds (/proc/PID/task/*/stat, threads named gw-…, not
-#            gw-arp) and the frames it received meanwhile (datapath-stats.json): frames per worker CPU-second.
+#            gw-arp) and the frames it received meanwhile (datapath-stats.json): frames per worker CPU-second. At the
+#            last rate, when `perf` is installed (Debian: linux-perf) and --no-profile is not given, the workers'
+#            call stacks are sampled and their CPU split into: the receivers' kernel work that a veth runs inline in
+#            the sender's sendmmsg (softirq), the AF_PACKET send path, other kernel work (poll, ring), user space.
 #
 # Everything made is named gwp-PID-… (kernel path) or gwl-lvkPID-… (the labs) and removed on exit, also on Ctrl-C.
 # Needs root. Installs iperf3, netsniff-ng (trafgen) and nftables through scripts/setup.sh when missing.
@@ -46,6 +49,7 @@ workers=""
 out="perf/results/lab-vs-kernel.json"
 build=1
 kernel_rps=0
+profile=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) tcp_seconds=3; udp_seconds=2; rates="100000 max"; pings=200; shift ;;
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --kernel-rps) kernel_rps=1; shift ;;
+    --no-profile) profile=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "lab-vs-kernel: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -65,7 +70,9 @@ done
 for p in $paths; do
   case "$p" in kernel|gateway-tap|gateway-veth|gateway-veth-pcap) ;; *) echo "lab-vs-kernel: unknown path '$p' (kernel, gateway-tap, gateway-veth, gateway-veth-pcap)" >&2; exit 2 ;; esac
 done
+last_rate=""
 for r in $rates; do
+  last_rate="$r"
   [[ "$r" == max || "$r" =~ ^[0-9]+$ ]] || { echo "lab-vs-kernel: rate '$r' is neither a number of frames per second nor 'max'" >&2; exit 2; }
 done
 [ "$(id -u)" -eq 0 ] || { echo "lab-vs-kernel: needs root (network namespaces, TAP devices, nftables)" >&2; exit 2; }
@@ -281,6 +288,12 @@ EOF
       ticks0=$(worker_ticks "$gateway_pid"); frames0=$(stat_field "$gateway_stats" receivedPackets)
       kdrops0=$(stat_field "$gateway_stats" kernelDroppedPackets)
     fi
+    local profiling=""
+    if [ -n "$gateway_pid" ] && [ "$rate" = "$last_rate" ] && [ "$profile" = 1 ] && command -v perf >/dev/null; then
+      # Where the workers' CPU goes at the highest rate: sampled call stacks of the gateway's threads.
+      perf record -q -F 999 -g -p "$gateway_pid" -o "$tmp/perf-$path.data" -- sleep "$udp_seconds" >/dev/null 2>&1 &
+      profiling=$!
+    fi
     t0=$(date +%s.%N)
     if [ "$rate" = max ]; then
       # TX_RING at top speed for the duration (SIGINT ends trafgen cleanly).
@@ -290,6 +303,7 @@ EOF
         -n $((rate * udp_seconds)) -b "${rate}pps" >/dev/null 2>&1 || true
     fi
     t1=$(date +%s.%N)
+    [ -n "$profiling" ] && wait "$profiling" 2>/dev/null
     sleep 1.5
     tx1=$(counter "$cli" tx_packets); drop1=$(counter "$cli" tx_dropped)
     rx1=$(nsx "$srv" nft list counter inet sink udp9 | awk '/packets/ {print $2}')
@@ -308,6 +322,32 @@ EOF
       rec "$path" "udp.$rate.gateway_frames" "$((frames1 - frames0))"
       rec "$path" "udp.$rate.workers" "$(worker_count "$gateway_pid")"
       rec "$path" "udp.$rate.kernel_drops" "$(( $(stat_field "$gateway_stats" kernelDroppedPackets) - kdrops0 ))"
+      if [ -n "$profiling" ] && [ -s "$tmp/perf-$path.data" ]; then
+        # Each worker sample in one class: the kernel's receive processing that a veth runs inline on the sending CPU
+        # (softirq under the worker's sendmmsg: bridge, the far host's stack), the send path itself (sendmmsg), the
+        # receive side (poll, ring), or the gateway's own code (user space).
+        local shares
+        shares=$(perf script -i "$tmp/perf-$path.data" -F comm,ip,sym 2>/dev/null | awk '
+          BEGIN { RS = "" }
+          { split($0, lines, "\n"); if (lines[1] !~ /gw-worker/) next; n++
+            soft = 0; send = 0; kernel = 0
+            for (i = 2; i in lines; i++) {
+              if (lines[i] ~ /do_softirq|handle_softirqs/) soft = 1
+              if (lines[i] ~ /__sys_sendmmsg/) send = 1
+              if (lines[i] ~ /entry_SYSCALL|asm_/) kernel = 1
+            }
+            if (soft) s++; else if (send) t++; else if (kernel) r++; else u++ }
+          END { if (n) printf "%.3f %.3f %.3f %.3f %d", s/n, t/n, r/n, u/n, n; else print "" }')
+        if [ -n "$shares" ]; then
+          read -r s_soft s_send s_rest s_user s_n <<<"$shares"
+          rec "$path" "udp.$rate.profile.samples" "$s_n"
+          rec "$path" "udp.$rate.profile.inline_delivery" "$s_soft"
+          rec "$path" "udp.$rate.profile.send_path" "$s_send"
+          rec "$path" "udp.$rate.profile.other_kernel" "$s_rest"
+          rec "$path" "udp.$rate.profile.user" "$s_user"
+          line="$line; worker CPU: $(printf '%.0f' "$(echo "$s_soft * 100" | bc -l)") % inline delivery downstream, $(printf '%.0f' "$(echo "$s_send * 100" | bc -l)") % sendmmsg, $(printf '%.0f' "$(echo "$s_rest * 100" | bc -l)") % other kernel, $(printf '%.0f' "$(echo "$s_user * 100" | bc -l)") % user"
+        fi
+      fi
       line="$line; gateway: $((frames1 - frames0)) frames (kernel dropped $(( $(stat_field "$gateway_stats" kernelDroppedPackets) - kdrops0 ))) in $(echo "($ticks1 - $ticks0) / $hz" | bc -l | xargs printf '%.2f') worker CPU-s"
     fi
     log "$line (load $l)"
@@ -389,6 +429,12 @@ for name, p in paths.items():
             u.update({"workers": num(p, f"udp.{r}.workers"), "workerCpuSeconds": cpu_s, "gatewayFrames": frames,
                       "framesPerWorkerCpuSecond": frames / cpu_s if cpu_s else None,
                       "kernelDrops": num(p, f"udp.{r}.kernel_drops")})
+            if f"udp.{r}.profile.samples" in p:
+                prof = {k: num(p, f"udp.{r}.profile.{k2}") for k, k2 in (("samples", "samples"), ("inlineDelivery", "inline_delivery"),
+                        ("sendPath", "send_path"), ("otherKernel", "other_kernel"), ("user", "user"))}
+                u["workerProfile"] = prof
+                if cpu_s and frames and prof["inlineDelivery"] is not None:
+                    u["framesPerWorkerCpuSecondExcludingInlineDelivery"] = frames / (cpu_s * (1 - prof["inlineDelivery"]))
         udp.append(u)
     entry["udp64"] = udp
     if "gateway.stats" in p:
@@ -437,6 +483,8 @@ for r in rates.split():
         cell = f"{u['offeredPps'] / 1000:.0f} kpps offered, {u['lossPercent']:.2f} % lost"
         if u.get("framesPerWorkerCpuSecond"):
             cell += f"; {u['framesPerWorkerCpuSecond'] / 1e6:.2f} M frames per worker CPU-s ({int(u['workers'] or 0)} workers)"
+        if u.get("framesPerWorkerCpuSecondExcludingInlineDelivery"):
+            cell += f", {u['framesPerWorkerCpuSecondExcludingInlineDelivery'] / 1e6:.2f} M without the receivers' work run inline"
         cells.append(cell)
     label = "UDP 64 B, generator top speed" if r == "max" else f"UDP 64 B at {int(r) / 1000:g} kpps"
     rows.append((label, cells))
