@@ -3,7 +3,11 @@
 #
 #   perf/lab-vs-kernel.sh [--quick] [--paths "kernel gateway-tap gateway-veth"] [--tcp-seconds S] [--udp-seconds S]
 #                         [--rates "50000 100000 ... max"] [--pings N] [--workers N] [--kernel-rps] [--no-profile]
-#                         [--out FILE.json] [--no-build]
+#                         [--out FILE.json] [--no-build] [--no-plots]
+#
+# Defaults: every path, TCP 10 s per run, UDP 5 s at 50, 100, 200 and 300 kpps and top speed, 1,000 pings; writes
+# perf/results/lab/lab-vs-kernel.json and .md, then perf/plots/lab-vs-kernel-{tcp,udp}.png. --quick: 3 s / 2 s,
+# 100 kpps and top speed, 200 pings (about two minutes).
 #
 # Builds the same namespace shape once per path, measures it, removes it, then prints one table and writes JSON:
 #
@@ -16,7 +20,8 @@
 #                 the other CPUs (RPS), as if it were a box of its own; on a shared 2-core machine that mostly adds loss.
 #   gateway-tap   [hop] = `gateway lab up` in tap mode: the daemon's TAP devices moved into the two bridges.
 #   gateway-veth  [hop] = `gateway lab up` in veth mode: veth pairs whose root-namespace ends the daemon uses as
-#                 --internet-if/--vpc-if.
+#                 --internet-if/--vpc-if, through AF_PACKET (--if-backend packet, the default).
+#   gateway-veth-pcap  the same through libpcap (--if-backend pcap), the fallback; not in the default set.
 #
 # What each path gets, in this order:
 #   ping     client → public address, N pings at 1 ms intervals: p50 and p99 round trip.
@@ -34,7 +39,8 @@
 #            the sender's sendmmsg (softirq), the AF_PACKET send path, other kernel work (poll, ring), user space.
 #
 # Everything made is named gwp-PID-… (kernel path) or gwl-lvkPID-… (the labs) and removed on exit, also on Ctrl-C.
-# Needs root. Installs iperf3, netsniff-ng (trafgen) and nftables through scripts/setup.sh when missing.
+# Needs root. Runs scripts/setup.sh, then installs iperf3, netsniff-ng (trafgen), nftables and, optionally, linux-perf
+# with apt-get when missing.
 # Timings on a shared machine are noisy: the load average is recorded with every figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +52,8 @@ udp_seconds=5
 rates="50000 100000 200000 300000 max"
 pings=1000
 workers=""
-out="perf/results/lab-vs-kernel.json"
+out="perf/results/lab/lab-vs-kernel.json"
+plots=1
 build=1
 kernel_rps=0
 profile=1
@@ -61,6 +68,7 @@ while [ $# -gt 0 ]; do
     --workers) workers="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
+    --no-plots) plots=0; shift ;;
     --kernel-rps) kernel_rps=1; shift ;;
     --no-profile) profile=0; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -77,7 +85,23 @@ for r in $rates; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "lab-vs-kernel: needs root (network namespaces, TAP devices, nftables)" >&2; exit 2; }
 
-command -v iperf3 >/dev/null && command -v trafgen >/dev/null && command -v nft >/dev/null || scripts/setup.sh
+scripts/setup.sh
+need=()
+command -v iperf3 >/dev/null || need+=(iperf3)
+command -v trafgen >/dev/null || need+=(netsniff-ng)
+command -v nft >/dev/null || need+=(nftables)
+command -v taskset >/dev/null || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  log_early() { echo "lab-vs-kernel: $*" >&2; }
+  log_early "installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections 2>/dev/null || true
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# perf (Debian: linux-perf) only splits the workers' CPU at the highest rate; the run goes on without it.
+if [ "$profile" = 1 ] && ! command -v perf >/dev/null; then
+  apt-get install -y -qq --no-install-recommends linux-perf >/dev/null 2>&1 || echo "lab-vs-kernel: no perf: the CPU split is left out" >&2
+fi
 if [ "$build" -eq 1 ]; then
   dotnet build src/Gateway.Cli -c Release -v quiet -nologo >/dev/null
 fi
@@ -502,3 +526,6 @@ print()
 print("load average (start–end): " + ", ".join(loads))
 print(f"written: {out}, {md}")
 PY
+if [ "$plots" = 1 ]; then
+  dotnet run --project perf/Gateway.PerfPlots -c Release -- lab "$out" perf/plots >&2 || echo "lab-vs-kernel: the plots failed (the JSON and the table are written)" >&2
+fi
