@@ -19,8 +19,9 @@ namespace Gateway.Io.Live;
 /// and every fragment of a datagram (the flow dissector stops at the addresses of a fragment), land on one queue, so
 /// order within a flow is kept. The group id is chosen by the kernel (<c>PACKET_FANOUT_FLAG_UNIQUEID</c>), so two
 /// gateways, or two tests, never join each other's group. <c>PACKET_FANOUT_FLAG_IGNORE_OUTGOING</c> keeps frames
-/// that this host sends out of the interface out of the rings: the gateway's own transmissions (which packet taps
-/// such as tcpdump see, as for any sender) and the host's (IPv6 router solicitations, say).</para>
+/// that other senders on this host put out of the interface (its stack's IPv6 router solicitations, a replay tool) out
+/// of the rings, so they are never taken for arrivals. The gateway's own transmissions the kernel keeps from its own
+/// sockets anyway (<c>skb_loop_sk</c> in <c>dev_queue_xmit_nit</c>, which knows fanout groups); tcpdump sees them.</para>
 /// <para>Every socket has <c>PACKET_VNET_HDR</c>: frames arrive and leave with a <c>virtio_net_hdr</c>, so GSO
 /// super-frames (a veth hands over up to 64 KiB at once from a local TCP sender) pass whole, and frames whose
 /// checksum the sender left to "the hardware" (CHECKSUM_PARTIAL, the normal case on a veth) say so with

@@ -187,6 +187,38 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
         Assert.Equal(0, queue.SendFailures);
     }
 
+    /// <summary>
+    /// Frames another sender on this host puts out of the interface (the host's own stack, a tcpdump -w replay) pass the
+    /// packet taps as outgoing: the port ignores them (PACKET_IGNORE_OUTGOING, and the fanout group's flag), so they are
+    /// never taken for frames from the segment. (Its own frames the kernel keeps from it anyway: skb_loop_sk.)
+    /// </summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public void FramesThisHostSendsOutOfTheInterfaceAreNotReadAsArrivals(int queues)
+    {
+        using var port = PacketPort.Open(_lab.Interface, queueCount: queues);
+        byte[] outgoing = Frames.Udp("10.9.0.77", RouterAddress, 20000, SinkPort, [0, 0, 0, 0, 0, 0, 0, 0], Options());
+        var local = Shell.Run(Shell.Python, "-c", $"""
+            import socket
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind(("{_lab.Interface}", 0))
+            for _ in range(20):
+                s.send(bytes.fromhex("{Convert.ToHexString(outgoing)}"))
+            """);
+        Assert.True(local.ExitCode == 0, local.ToString());
+        Send(_lab.Router, PortAddress, flows: 1, perFlow: 20);
+
+        var frames = new List<byte[]>();
+        for (int q = 0; q < queues; q++)
+        {
+            frames.AddRange(Collect(port.Queue(q), new FrameBatch(64, port.MaxFrameLength), expected: 20, seconds: 1).Select(f => f.Frame));
+        }
+
+        Assert.Equal(20, frames.Count);
+        Assert.All(frames, f => Assert.Equal(RouterAddress, Ipv4Address.Format(BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(14 + 12)))));
+    }
+
     [Fact]
     public void ATcpSuperFrameWithAPartialChecksumIsSegmentedAndEverySegmentVerifies()
     {
