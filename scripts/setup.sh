@@ -11,7 +11,8 @@ set -euo pipefail
 # ethtool: turns offloads off where a test (or a libpcap lab, --if-backend pcap) needs the kernel to finish checksums.
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc)
+# zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,96 +1,18 @@
 // Drives the gateway daemon with the official Tencent Cloud Node SDK (tencentcloud-sdk-nodejs), a client
 // no one here wrote: if the wire format, the signature or a field name is wrong, this is where it shows.
 //
-// By default it starts `dotnet src/Gateway.Cli/bin/<config>/net10.0/gateway.dll run` on a free loopback port
-// (build first: dotnet build Gateway.sln -c Release). To test a daemon that is already running instead, set
-// GATEWAY_API=host:port plus GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY.
+// The daemon: gateway-daemon.mjs.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createRequire } from "node:module";
+import { gatewayDaemon, rejectsWithCode } from "./gateway-daemon.mjs";
 
-const require = createRequire(import.meta.url);
-const tencentcloud = require("tencentcloud-sdk-nodejs");
-const CvmClient = tencentcloud.cvm.v20170312.Client;
-const VpcClient = tencentcloud.vpc.v20170312.Client;
-
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = resolve(here, "..", "..");
 const QUOTA = 2;
+const gateway = gatewayDaemon(["--public-pool", "198.51.100.0/28", "--subnet", "10.3.0.0/24", "--eip-quota", String(QUOTA)]);
+const clients = (keyOverride) => gateway.clients(keyOverride);
 
-let daemon = null;
-let stateDir = null;
-let endpoint = process.env.GATEWAY_API ?? null;
-let secretId = process.env.GATEWAY_SECRET_ID ?? "AKIDsdkNodeTest0123456789abcdefgh";
-let secretKey = process.env.GATEWAY_SECRET_KEY ?? "sdkNodeTestSecretKey0123456789abc";
-const daemonOutput = [];
+before(() => gateway.start());
 
-function startDaemon() {
-  const configuration = process.env.GATEWAY_CONFIGURATION ?? "Release";
-  const dll = process.env.GATEWAY_DLL ?? join(repo, "src", "Gateway.Cli", "bin", configuration, "net10.0", "gateway.dll");
-  if (!existsSync(dll)) {
-    throw new Error(`${dll} is missing: run 'dotnet build Gateway.sln -c ${configuration}' first, or set GATEWAY_API to a running daemon.`);
-  }
-  stateDir = mkdtempSync(join(tmpdir(), "gw-sdk-node-"));
-  daemon = spawn("dotnet", [dll, "run", "--state", stateDir, "--api", "127.0.0.1:0",
-    "--public-pool", "198.51.100.0/28", "--subnet", "10.3.0.0/24", "--eip-quota", String(QUOTA)], {
-    env: { ...process.env, GATEWAY_SECRET_ID: secretId, GATEWAY_SECRET_KEY: secretKey },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  return new Promise((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error("the daemon did not start listening within 60 s:\n" + daemonOutput.join(""))), 60_000);
-    daemon.stderr.on("data", (d) => daemonOutput.push(String(d)));
-    daemon.stdout.on("data", (d) => {
-      daemonOutput.push(String(d));
-      const m = /API listening on http:\/\/(\S+)/.exec(daemonOutput.join(""));
-      if (m) {
-        clearTimeout(timer);
-        resolveReady(m[1]);
-      }
-    });
-    daemon.on("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the daemon exited with ${code} before listening:\n` + daemonOutput.join("")));
-    });
-  });
-}
-
-function clients(keyOverride) {
-  const config = {
-    credential: { secretId, secretKey: keyOverride ?? secretKey },
-    region: "ap-guangzhou",
-    profile: { httpProfile: { endpoint, protocol: "http://", reqTimeout: 30 } },
-  };
-  return { cvm: new CvmClient(config), vpc: new VpcClient(config) };
-}
-
-async function rejectsWithCode(promise, code) {
-  await assert.rejects(promise, (err) => {
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-    assert.ok(err.requestId, "SDK errors carry the RequestId");
-    return true;
-  });
-}
-
-before(async () => {
-  if (!endpoint) {
-    endpoint = await startDaemon();
-  }
-});
-
-after(async () => {
-  if (daemon) {
-    const exited = new Promise((r) => daemon.on("exit", (code, signal) => r({ code, signal })));
-    daemon.kill("SIGTERM");
-    const { code } = await exited;
-    rmSync(stateDir, { recursive: true, force: true });
-    assert.equal(code, 0, "SIGTERM ends the daemon with exit code 0:\n" + daemonOutput.join(""));
-  }
-});
+after(() => gateway.stop());
 
 test("full public-IP lifecycle through the official SDK", async () => {
   const { cvm, vpc } = clients();

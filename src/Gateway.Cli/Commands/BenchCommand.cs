@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -10,63 +11,50 @@ namespace Gateway.Cli.Commands;
 /// <summary><c>gateway bench</c>: whole-pipeline throughput of the translator over synthetic traffic.</summary>
 internal static class BenchCommand
 {
-    private const string Usage = """
-        usage: gateway bench [options]
-
-        Translates synthetic Ethernet/IPv4 TCP and UDP frames (half inbound to a bound public address,
-        half outbound from a bound private one, each frame's binding drawn at random from the table)
-        in memory on worker threads, and prints the rate. Nothing is sent on any network.
-
-          --frame-size 64|imix|1500   frame size on the wire (imix = 64/594/1518 in the ratio 7:4:1); default 64
-          --bindings N                bindings in the table, 1 to 4194304; default 1000000
-          --workers N                 worker threads, each with its own frames and counters; default 1
-          --churn N                   rebinds per second by a writer thread while traffic flows; default 0
-          --duration S                seconds measured; default 10
-          --warmup S                  seconds translated before the clock starts; default 1
-          --batch N                   frames per batch; default 32
-          --no-prefetch               translate frame by frame instead of TranslateEthernetBatch (which
-                                      prefetches the batch's table slots first)
-          --ring N                    pre-built frames per worker (power of two); default 262144
-          --seed N                    traffic seed; default 1
-          --json                      print the figures as one JSON object on stdout
-          --output FILE               also write that JSON object to FILE (atomically)
-          --no-progress               no progress line on stderr
-
-        Each frame is restored from a pristine copy of its headers before it is translated, so every
-        iteration is a real translation; the restore's own cost is measured alone and printed beside the figures.
-        Exit 0 when the run completed with no frame translated through a binding that never existed, 1 otherwise.
-        """;
-
-    public static int Run(ArgReader args)
+    public static Command Create()
     {
-        ArgumentNullException.ThrowIfNull(args);
-        if (args.WantsHelp)
-        {
-            Console.Out.Write(Usage);
-            return ExitCodes.Ok;
-        }
+        var command = new Command("bench", "measure data-plane throughput").WithEpilog("""
+            Translates synthetic Ethernet/IPv4 TCP and UDP frames (half inbound to a bound public address,
+            half outbound from a bound private one, each frame's binding drawn at random from the table)
+            in memory on worker threads, and prints the rate. Nothing is sent on any network.
 
-        var options = new ThroughputBenchOptions
+            Each frame is restored from a pristine copy of its headers before it is translated, so every
+            iteration is a real translation; the restore's own cost is measured alone and printed beside the figures.
+            Exit 0 when the run completed with no frame translated through a binding that never existed, 1 otherwise.
+            """);
+        var frameSize = command.Define(CliSymbols.Choice("--frame-size", "frame size on the wire (imix = 64/594/1518 in the ratio 7:4:1)", "64",
+            [("64", FrameSizeProfile.Min64), ("imix", FrameSizeProfile.Imix), ("1500", FrameSizeProfile.Max1518), ("IMIX", FrameSizeProfile.Imix), ("1518", FrameSizeProfile.Max1518)],
+            shownChoices: 3));
+        var bindings = command.Define(CliSymbols.Int("--bindings", "n", $"bindings in the table, 1 to {BenchAddresses.MaxBindings}", 1_000_000, 1, BenchAddresses.MaxBindings));
+        var workers = command.Define(CliSymbols.Int("--workers", "n", "worker threads, each with its own frames and counters", 1, 1, 256));
+        var churn = command.Define(CliSymbols.Int("--churn", "n", "rebinds per second by a writer thread while traffic flows", 0, 0, 10_000_000));
+        var duration = command.Define(CliSymbols.Double("--duration", "seconds", "seconds measured", 10, 0.05, 86_400));
+        var warmup = command.Define(CliSymbols.Double("--warmup", "seconds", "seconds translated before the clock starts", 1, 0, 3_600));
+        var batch = command.Define(CliSymbols.Int("--batch", "n", "frames per batch", 32, 1, 1024));
+        var noPrefetch = command.Define(CliSymbols.Flag("--no-prefetch", "translate frame by frame instead of TranslateEthernetBatch (which prefetches the batch's table slots first)"));
+        var ring = command.Define(CliSymbols.Int("--ring", "n", "pre-built frames per worker (power of two)", 1 << 18, 1, 1 << 22));
+        var seed = command.Define(CliSymbols.Int("--seed", "n", "traffic seed", 1, 0));
+        var json = command.Define(CliSymbols.Flag("--json", "print the figures as one JSON object on stdout"));
+        var output = command.Define(CliSymbols.Text("--output", "file", "also write that JSON object to FILE (atomically)", kind: ValueKind.File));
+        var noProgress = command.Define(CliSymbols.Flag("--no-progress", "no progress line on stderr"));
+        command.SetRun(p => Run(new ThroughputBenchOptions
         {
-            FrameSize = ParseFrameSize(args.Optional("--frame-size")),
-            Bindings = args.Int("--bindings", 1_000_000, 1, BenchAddresses.MaxBindings),
-            Workers = args.Int("--workers", 1, 1, 256),
-            ChurnPerSecond = args.Int("--churn", 0, 0, 10_000_000),
-            Duration = TimeSpan.FromSeconds(args.Double("--duration", 10, 0.05, 86_400)),
-            Warmup = TimeSpan.FromSeconds(args.Double("--warmup", 1, 0, 3_600)),
-            BatchSize = args.Int("--batch", 32, 1, 1024),
-            RingFrames = args.Int("--ring", 1 << 18, 1, 1 << 22),
-            Seed = (ulong)args.Int("--seed", 1, 0),
-            Prefetch = !args.Flag("--no-prefetch"),
-        };
-        bool json = args.Flag("--json");
-        string? output = args.Optional("--output");
-        bool noProgress = args.Flag("--no-progress");
-        args.EnsureNoUnknownOptions();
-        if (args.Positionals.Count != 0)
-        {
-            throw new UsageException($"unexpected argument '{args.Positionals[0]}'. Run 'gateway bench --help'.");
-        }
+            FrameSize = p.GetValue(frameSize),
+            Bindings = p.GetValue(bindings),
+            Workers = p.GetValue(workers),
+            ChurnPerSecond = p.GetValue(churn),
+            Duration = TimeSpan.FromSeconds(p.GetValue(duration)),
+            Warmup = TimeSpan.FromSeconds(p.GetValue(warmup)),
+            BatchSize = p.GetValue(batch),
+            RingFrames = p.GetValue(ring),
+            Seed = (ulong)p.GetValue(seed),
+            Prefetch = !p.GetValue(noPrefetch),
+        }, p.GetValue(json), p.GetValue(output), p.GetValue(noProgress)));
+        return command;
+    }
+
+    private static int Run(ThroughputBenchOptions options, bool json, string? output, bool noProgress)
+    {
         if (!int.IsPow2(options.RingFrames) || options.RingFrames < options.BatchSize)
         {
             throw new UsageException($"--ring must be a power of two no smaller than --batch ({options.BatchSize}), not {options.RingFrames}.");
@@ -103,14 +91,6 @@ internal static class BenchCommand
         }
         return ExitCodes.Ok;
     }
-
-    internal static FrameSizeProfile ParseFrameSize(string? text) => text switch
-    {
-        null or "64" => FrameSizeProfile.Min64,
-        "imix" or "IMIX" => FrameSizeProfile.Imix,
-        "1500" or "1518" => FrameSizeProfile.Max1518,
-        _ => throw new UsageException($"--frame-size must be 64, imix or 1500, not '{text}'."),
-    };
 
     internal static string ToJson(ThroughputBenchResult result, string? cpu)
     {

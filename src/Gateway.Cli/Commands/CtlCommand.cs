@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -15,57 +16,138 @@ namespace Gateway.Cli.Commands;
 /// </summary>
 internal static class CtlCommand
 {
-    public const string Usage = """
-        usage: gateway ctl [--api <host:port>] [--state <dir>] [--region <region>] <command> [arguments]
-
-          instances                                  list instances: private and public IP side by side
-          addresses                                  list EIPs and what they are bound to
-          create [--bandwidth <Mbps>] [--count <n>] [--private-ip <a.b.c.d> ...] [--no-public-ip] [--name <name>]
-                                                     run instances (bandwidth > 0 gives each a public IP)
-          terminate <ins-id> ... [--release-eip]     terminate instances (their public IPs go back to the pool)
-          bandwidth <ins-id> ... --bandwidth <Mbps>  change the bandwidth (0 releases the public IP)
-          allocate [--count <n>] [--name <name>]     allocate EIPs
-          associate <eip-id> <ins-id>                bind an EIP (the instance's ordinary public IP is released)
-          disassociate <eip-id> [--no-new-ip]        unbind an EIP (the instance gets a new public IP)
-          release <eip-id> ...                       release EIPs
-          quota                                      EIPs held and the quota
-
-        --api defaults to 127.0.0.1:9700. Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials of --state.
-        """;
-
-    public static int Run(ArgReader args)
+    /// <summary>
+    /// The verb and its commands. A new command is one <see cref="Add"/> call: its name, description, options and
+    /// arguments defined on it, and the API calls it makes.
+    /// </summary>
+    public static Command Create()
     {
-        if (args.WantsHelp)
+        var ctl = new Command("ctl", "talk to a running daemon: instances, EIPs, the VPC").WithEpilog($"""
+            --api defaults to 127.0.0.1:{GatewayOptions.DefaultApiPort}. Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials of --state.
+            Errors come back as the API's code and message (exit 1).
+            """);
+        var api = ctl.Define(CliSymbols.Text("--api", "host:port", $"the daemon's API (default 127.0.0.1:{GatewayOptions.DefaultApiPort})"));
+        var state = ctl.Define(CliSymbols.Text("--state", "dir", "the daemon's state directory, for its credentials file", kind: ValueKind.Directory));
+        var region = ctl.Define(CliSymbols.Text("--region", "region", "the region sent with every call (default ap-guangzhou)"));
+        foreach (var option in new Option[] { api, state, region })
         {
-            Console.WriteLine(Usage);
-            return ExitCodes.Ok;
+            option.Recursive = true;
         }
-        if (args.Positionals.Count == 0)
+        var connection = new Connection(api, state, region);
+        // "gateway ctl" alone: the list of commands, as a usage error.
+        ctl.SetRun(_ =>
         {
-            Console.Error.WriteLine(Usage);
+            HelpLayout.Write(ctl, Console.Error);
             return ExitCodes.Usage;
-        }
-        string apiText = args.Optional("--api") ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}";
-        var endPoint = RunCommand.ParseEndPoint(apiText);
-        string? state = args.Optional("--state");
-        string region = args.Optional("--region") ?? "ap-guangzhou";
-        string command = args.Positionals[0];
+        });
 
-        Func<ApiClient, Task> action = command switch
+        Add(ctl, connection, "instances", "list instances: private and public IP side by side", ["ls"], _ => c => ListInstances(c));
+        Add(ctl, connection, "addresses", "list EIPs and what they are bound to", ["eips"], _ => c => ListAddresses(c));
+
+        var create = new Command("create", "run instances (bandwidth > 0 gives each a public IP)");
+        var createBandwidth = create.Define(CliSymbols.Int("--bandwidth", "Mbps", "InternetMaxBandwidthOut", 0, 0, 65535));
+        var createCount = create.Define(CliSymbols.Int("--count", "n", "how many instances", 1, 1, 100));
+        var createPrivateIps = create.Define(CliSymbols.Many("--private-ip", "a.b.c.d", "the private address of each instance (repeatable)"));
+        var createNoPublicIp = create.Define(CliSymbols.Flag("--no-public-ip", "PublicIpAssigned=false: no public IP even with bandwidth"));
+        var createName = create.Define(CliSymbols.Text("--name", "name", "InstanceName"));
+        Add(ctl, connection, create, p => Create(p.GetValue(createBandwidth), p.GetValue(createCount), p.GetValue(createPrivateIps)!, p.GetValue(createNoPublicIp), p.GetValue(createName)));
+
+        var terminate = new Command("terminate", "terminate instances (their public IPs go back to the pool)");
+        var terminateIds = terminate.Define(InstanceIds());
+        var releaseEip = terminate.Define(CliSymbols.Flag("--release-eip", "also release the EIPs bound to them"));
+        Add(ctl, connection, terminate, p => Terminate(p.GetValue(terminateIds)!, p.GetValue(releaseEip)));
+
+        var bandwidth = new Command("bandwidth", "change the bandwidth (0 releases the public IP)");
+        var bandwidthIds = bandwidth.Define(InstanceIds());
+        var bandwidthValue = bandwidth.Define(CliSymbols.OptionalInt("--bandwidth", "Mbps", "the new InternetMaxBandwidthOut (required)", 0, 65535));
+        Add(ctl, connection, bandwidth, p => Bandwidth(p.GetValue(bandwidthIds)!, p.GetValue(bandwidthValue) ?? throw new UsageException("--bandwidth <Mbps> is required.")));
+
+        var allocate = new Command("allocate", "allocate EIPs");
+        var allocateCount = allocate.Define(CliSymbols.Int("--count", "n", "how many EIPs", 1, 1, 100));
+        var allocateName = allocate.Define(CliSymbols.Text("--name", "name", "AddressName"));
+        Add(ctl, connection, allocate, p => Allocate(p.GetValue(allocateCount), p.GetValue(allocateName)));
+
+        var associate = new Command("associate", "bind an EIP (the instance's ordinary public IP is released)");
+        var associateEip = associate.Define(CliSymbols.Positional("eip-id", "the EIP (eip-...)", "EIP id", "associate takes exactly <eip-id> <ins-id>."));
+        var associateInstance = associate.Define(CliSymbols.Positional("ins-id", "the instance (ins-...)", "instance id", "associate takes exactly <eip-id> <ins-id>."));
+        Add(ctl, connection, associate, p => Associate(p.GetValue(associateEip)!, p.GetValue(associateInstance)!));
+
+        var disassociate = new Command("disassociate", "unbind an EIP (the instance gets a new public IP)");
+        var disassociateEip = disassociate.Define(CliSymbols.Positional("eip-id", "the EIP (eip-...)", "EIP id", "disassociate takes exactly one <eip-id>."));
+        var noNewIp = disassociate.Define(CliSymbols.Flag("--no-new-ip", "ReallocateNormalPublicIp=false: the instance is left without a public IP"));
+        Add(ctl, connection, disassociate, p => Disassociate(p.GetValue(disassociateEip)!, p.GetValue(noNewIp)));
+
+        var release = new Command("release", "release EIPs");
+        var releaseIds = release.Define(CliSymbols.Positionals("eip-id", "the EIPs (eip-...)", ArgumentArity.OneOrMore, "EIP id", "give at least 1 EIP id (eip-...)."));
+        Add(ctl, connection, release, p => Release(p.GetValue(releaseIds)!));
+
+        Add(ctl, connection, "quota", "EIPs held and the quota", [], _ => c => Quota(c));
+
+        Add(ctl, connection, "vpcs", "list VPCs (DescribeVpcs): the one the daemon emulates", [], _ => c => ListVpcs(c));
+        Add(ctl, connection, "subnets", "list subnets (DescribeSubnets): id, CIDR, zone, free private addresses", [], _ => c => ListSubnets(c));
+        Add(ctl, connection, "zones", "list availability zones (DescribeZones)", [], _ => c => ListZones(c));
+
+        var stop = new Command("stop", "stop instances (STOP_CHARGING releases the ordinary public IP; start assigns a new one)");
+        var stopIds = stop.Define(InstanceIds());
+        var stoppedMode = stop.Define(CliSymbols.Choice("--stopped-mode", "KEEP_CHARGING keeps the public IP; STOP_CHARGING releases it", "KEEP_CHARGING",
+            [("KEEP_CHARGING", "KEEP_CHARGING"), ("STOP_CHARGING", "STOP_CHARGING"), ("keep-charging", "KEEP_CHARGING"), ("stop-charging", "STOP_CHARGING")], shownChoices: 2));
+        var stopType = stop.Define(StopTypeOption());
+        var stopWait = stop.Define(WaitOption());
+        Add(ctl, connection, stop, p => Power("StopInstances", p.GetValue(stopIds)!, "STOPPED", p.GetValue(stopWait),
+            new JsonObject { ["StopType"] = p.GetValue(stopType), ["StoppedMode"] = p.GetValue(stoppedMode) }));
+
+        var start = new Command("start", "start stopped instances");
+        var startIds = start.Define(InstanceIds());
+        var startWait = start.Define(WaitOption());
+        Add(ctl, connection, start, p => Power("StartInstances", p.GetValue(startIds)!, "RUNNING", p.GetValue(startWait), []));
+
+        var reboot = new Command("reboot", "reboot running instances (addresses stay)");
+        var rebootIds = reboot.Define(InstanceIds());
+        var rebootType = reboot.Define(StopTypeOption());
+        var rebootWait = reboot.Define(WaitOption());
+        Add(ctl, connection, reboot, p => Power("RebootInstances", p.GetValue(rebootIds)!, "RUNNING", p.GetValue(rebootWait), new JsonObject { ["StopType"] = p.GetValue(rebootType) }));
+
+        var rename = new Command("rename", "rename an instance (ins-...) or an EIP (eip-...)");
+        var renameId = rename.Define(CliSymbols.Positional("id", "the instance or EIP", "id", "rename takes <ins-id|eip-id> <name>."));
+        var renameName = rename.Define(CliSymbols.Positional("name", "the new name", "name", "rename takes <ins-id|eip-id> <name>."));
+        Add(ctl, connection, rename, p => Rename(p.GetValue(renameId)!, p.GetValue(renameName)!));
+        return ctl;
+    }
+
+    private static Option<string> StopTypeOption() =>
+        CliSymbols.Choice("--stop-type", "SOFT: shut down the OS; HARD: power off; SOFT_FIRST: soft, then hard if it fails", "SOFT",
+            [("SOFT", "SOFT"), ("HARD", "HARD"), ("SOFT_FIRST", "SOFT_FIRST")]);
+
+    private static Option<bool> WaitOption() =>
+        CliSymbols.Flag("--wait", "poll until every instance has left its transitional state (with gateway run --transition-time)");
+
+    private static Argument<string[]> InstanceIds() =>
+        CliSymbols.Positionals("ins-id", "the instances (ins-...)", ArgumentArity.OneOrMore, "instance id", "give at least 1 instance id (ins-...).");
+
+    /// <summary>The options every ctl command shares: where the daemon is and how to sign.</summary>
+    private sealed record Connection(Option<string?> Api, Option<string?> State, Option<string?> Region);
+
+    private static void Add(Command ctl, Connection connection, string name, string description, string[] aliases, Func<ParseResult, Func<ApiClient, Task>> action)
+    {
+        var command = new Command(name, description);
+        foreach (string alias in aliases)
         {
-            "instances" or "ls" => c => ListInstances(c),
-            "addresses" or "eips" => c => ListAddresses(c),
-            "create" => Create(args),
-            "terminate" => Terminate(args),
-            "bandwidth" => Bandwidth(args),
-            "allocate" => Allocate(args),
-            "associate" => Associate(args),
-            "disassociate" => Disassociate(args),
-            "release" => Release(args),
-            "quota" => c => Quota(c),
-            _ => throw new UsageException($"unknown command '{command}'. Run 'gateway ctl --help' for the list."),
-        };
-        args.EnsureNoUnknownOptions();
+            command.Aliases.Add(alias);
+        }
+        Add(ctl, connection, command, action);
+    }
+
+    private static void Add(Command ctl, Connection connection, Command command, Func<ParseResult, Func<ApiClient, Task>> action)
+    {
+        command.SetRun(p => Call(p, connection, action(p)));
+        ctl.Add(command);
+    }
+
+    private static int Call(ParseResult p, Connection connection, Func<ApiClient, Task> action)
+    {
+        var endPoint = RunCommand.ParseEndPoint(p.GetValue(connection.Api) ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}");
+        string? state = p.GetValue(connection.State);
+        string region = p.GetValue(connection.Region) ?? "ap-guangzhou";
 
         Credentials credentials;
         try
@@ -106,19 +188,8 @@ internal static class CtlCommand
         return ExitCodes.Ok;
     }
 
-    private static List<string> Ids(ArgReader args, string what, int min = 1)
+    private static Func<ApiClient, Task> Create(int bandwidth, int count, string[] privateIps, bool noPublicIp, string? name)
     {
-        var ids = args.Positionals.Skip(1).ToList();
-        return ids.Count >= min ? ids : throw new UsageException($"give at least {min} {what}.");
-    }
-
-    private static Func<ApiClient, Task> Create(ArgReader args)
-    {
-        int bandwidth = args.Int("--bandwidth", 0, 0, 65535);
-        int count = args.Int("--count", 1, 1, 100);
-        var privateIps = args.Many("--private-ip");
-        bool noPublicIp = args.Flag("--no-public-ip");
-        string? name = args.Optional("--name");
         return async c =>
         {
             var internet = new JsonObject { ["InternetMaxBandwidthOut"] = bandwidth };
@@ -131,7 +202,7 @@ internal static class CtlCommand
             {
                 p["InstanceName"] = name;
             }
-            if (privateIps.Count > 0)
+            if (privateIps.Length > 0)
             {
                 p["VirtualPrivateCloud"] = new JsonObject { ["VpcId"] = "DEFAULT", ["SubnetId"] = "DEFAULT", ["PrivateIpAddresses"] = new JsonArray([.. privateIps.Select(ip => (JsonNode)ip)]) };
             }
@@ -141,10 +212,8 @@ internal static class CtlCommand
         };
     }
 
-    private static Func<ApiClient, Task> Terminate(ArgReader args)
+    private static Func<ApiClient, Task> Terminate(IReadOnlyList<string> ids, bool releaseEip)
     {
-        var ids = Ids(args, "instance id (ins-...)");
-        bool releaseEip = args.Flag("--release-eip");
         return async c =>
         {
             await c.CallAsync("cvm", "TerminateInstances", new JsonObject { ["InstanceIds"] = Array(ids), ["ReleaseAddress"] = releaseEip }).ConfigureAwait(false);
@@ -152,14 +221,8 @@ internal static class CtlCommand
         };
     }
 
-    private static Func<ApiClient, Task> Bandwidth(ArgReader args)
+    private static Func<ApiClient, Task> Bandwidth(IReadOnlyList<string> ids, int bandwidth)
     {
-        var ids = Ids(args, "instance id (ins-...)");
-        int bandwidth = args.Int("--bandwidth", -1, 0, 65535);
-        if (bandwidth < 0)
-        {
-            throw new UsageException("--bandwidth <Mbps> is required.");
-        }
         return async c =>
         {
             await c.CallAsync("cvm", "ResetInstancesInternetMaxBandwidth", new JsonObject
@@ -171,10 +234,8 @@ internal static class CtlCommand
         };
     }
 
-    private static Func<ApiClient, Task> Allocate(ArgReader args)
+    private static Func<ApiClient, Task> Allocate(int count, string? name)
     {
-        int count = args.Int("--count", 1, 1, 100);
-        string? name = args.Optional("--name");
         return async c =>
         {
             var p = new JsonObject { ["AddressCount"] = count };
@@ -188,48 +249,122 @@ internal static class CtlCommand
         };
     }
 
-    private static Func<ApiClient, Task> Associate(ArgReader args)
+    private static Func<ApiClient, Task> Associate(string eip, string instance)
     {
-        var ids = Ids(args, "EIP id and an instance id (associate <eip-id> <ins-id>)", 2);
-        if (ids.Count != 2)
-        {
-            throw new UsageException("associate takes exactly <eip-id> <ins-id>.");
-        }
         return async c =>
         {
-            await c.CallAsync("vpc", "AssociateAddress", new JsonObject { ["AddressId"] = ids[0], ["InstanceId"] = ids[1] }).ConfigureAwait(false);
-            await ListInstances(c, [ids[1]]).ConfigureAwait(false);
+            await c.CallAsync("vpc", "AssociateAddress", new JsonObject { ["AddressId"] = eip, ["InstanceId"] = instance }).ConfigureAwait(false);
+            await ListInstances(c, [instance]).ConfigureAwait(false);
         };
     }
 
-    private static Func<ApiClient, Task> Disassociate(ArgReader args)
+    private static Func<ApiClient, Task> Disassociate(string eip, bool noNewIp)
     {
-        var ids = Ids(args, "EIP id (eip-...)");
-        bool noNewIp = args.Flag("--no-new-ip");
-        if (ids.Count != 1)
-        {
-            throw new UsageException("disassociate takes exactly one <eip-id>.");
-        }
         return async c =>
         {
-            var p = new JsonObject { ["AddressId"] = ids[0] };
+            var p = new JsonObject { ["AddressId"] = eip };
             if (noNewIp)
             {
                 p["ReallocateNormalPublicIp"] = false;
             }
             await c.CallAsync("vpc", "DisassociateAddress", p).ConfigureAwait(false);
-            await ListAddresses(c, ids).ConfigureAwait(false);
+            await ListAddresses(c, [eip]).ConfigureAwait(false);
         };
     }
 
-    private static Func<ApiClient, Task> Release(ArgReader args)
+    private static Func<ApiClient, Task> Release(IReadOnlyList<string> ids)
     {
-        var ids = Ids(args, "EIP id (eip-...)");
         return async c =>
         {
             await c.CallAsync("vpc", "ReleaseAddresses", new JsonObject { ["AddressIds"] = Array(ids) }).ConfigureAwait(false);
             Console.WriteLine($"released {string.Join(" ", ids)}");
         };
+    }
+
+    /// <summary>A power action on instances, then (with --wait) polling DescribeInstancesStatus until they read <paramref name="target"/>.</summary>
+    private static Func<ApiClient, Task> Power(string action, string[] ids, string target, bool wait, JsonObject parameters)
+    {
+        return async c =>
+        {
+            parameters["InstanceIds"] = Array(ids);
+            await c.CallAsync("cvm", action, parameters).ConfigureAwait(false);
+            if (wait)
+            {
+                var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(5);
+                while (true)
+                {
+                    var statuses = await DescribeAll(c, "cvm", "DescribeInstancesStatus", "InstanceStatusSet", ("InstanceIds", ids)).ConfigureAwait(false);
+                    var pending = statuses.Where(s => s.GetProperty("InstanceState").GetString() != target).Select(s => s.GetProperty("InstanceId").GetString()).ToList();
+                    if (pending.Count == 0)
+                    {
+                        break;
+                    }
+                    if (DateTime.UtcNow > deadline)
+                    {
+                        throw new FailureException($"{string.Join(" ", pending)} did not reach {target} within 5 minutes.");
+                    }
+                    await Task.Delay(TimeSpan.FromMilliseconds(250)).ConfigureAwait(false);
+                }
+            }
+            await ListInstances(c, ids).ConfigureAwait(false);
+        };
+    }
+
+    private static Func<ApiClient, Task> Rename(string id, string name)
+    {
+        return id.StartsWith("eip-", StringComparison.Ordinal)
+            ? async c =>
+            {
+                await c.CallAsync("vpc", "ModifyAddressAttribute", new JsonObject { ["AddressId"] = id, ["AddressName"] = name }).ConfigureAwait(false);
+                await ListAddresses(c, [id]).ConfigureAwait(false);
+            }
+            : id.StartsWith("ins-", StringComparison.Ordinal)
+            ? async c =>
+            {
+                await c.CallAsync("cvm", "ModifyInstancesAttribute", new JsonObject { ["InstanceIds"] = Array([id]), ["InstanceName"] = name }).ConfigureAwait(false);
+                await ListInstances(c, [id]).ConfigureAwait(false);
+            }
+            : throw new UsageException($"rename needs an instance id (ins-...) or an EIP id (eip-...), not '{id}'.");
+    }
+
+    private static async Task ListVpcs(ApiClient c)
+    {
+        var vpcs = await DescribeAll(c, "vpc", "DescribeVpcs", "VpcSet", null, numbersAsStrings: true).ConfigureAwait(false);
+        Console.Write(Table(["VPC", "NAME", "CIDR", "DEFAULT", "CREATED"], vpcs.Select(v => new[]
+        {
+            v.GetProperty("VpcId").GetString()!,
+            v.GetProperty("VpcName").GetString() ?? "",
+            v.GetProperty("CidrBlock").GetString() ?? "",
+            v.GetProperty("IsDefault").GetBoolean() ? "yes" : "no",
+            v.GetProperty("CreatedTime").GetString() ?? "",
+        })));
+    }
+
+    private static async Task ListSubnets(ApiClient c)
+    {
+        var subnets = await DescribeAll(c, "vpc", "DescribeSubnets", "SubnetSet", null, numbersAsStrings: true).ConfigureAwait(false);
+        Console.Write(Table(["SUBNET", "VPC", "NAME", "CIDR", "ZONE", "FREE IPS", "CREATED"], subnets.Select(n => new[]
+        {
+            n.GetProperty("SubnetId").GetString()!,
+            n.GetProperty("VpcId").GetString()!,
+            n.GetProperty("SubnetName").GetString() ?? "",
+            n.GetProperty("CidrBlock").GetString() ?? "",
+            n.GetProperty("Zone").GetString() ?? "",
+            $"{n.GetProperty("AvailableIpAddressCount").GetInt64()} of {n.GetProperty("TotalIpAddressCount").GetInt64()}",
+            n.GetProperty("CreatedTime").GetString() ?? "",
+        })));
+    }
+
+    private static async Task ListZones(ApiClient c)
+    {
+        var r = await c.CallAsync("cvm", "DescribeZones").ConfigureAwait(false);
+        Console.Write(Table(["ZONE", "NAME", "ID", "STATE"], r.GetProperty("ZoneSet").EnumerateArray().Select(z => new[]
+        {
+            z.GetProperty("Zone").GetString()!,
+            z.GetProperty("ZoneName").GetString() ?? "",
+            z.GetProperty("ZoneId").GetString() ?? "",
+            z.GetProperty("ZoneState").GetString() ?? "",
+        })));
     }
 
     private static async Task Quota(ApiClient c)
@@ -258,7 +393,7 @@ internal static class CtlCommand
                 First(i.GetProperty("PublicIpAddresses")),
                 eipByInstance.GetValueOrDefault(id, "-"),
                 $"{i.GetProperty("InternetAccessible").GetProperty("InternetMaxBandwidthOut").GetInt32()} Mbps",
-                i.GetProperty("InstanceState").GetString() ?? "",
+                State(i),
                 i.GetProperty("CreatedTime").GetString() ?? "",
             };
         });
@@ -281,12 +416,25 @@ internal static class CtlCommand
         Console.Write(Table(["EIP", "PUBLIC IP", "STATUS", "INSTANCE", "PRIVATE IP", "NAME", "CREATED"], rows));
     }
 
-    private static async Task<List<JsonElement>> DescribeAll(ApiClient c, string service, string action, string set, (string Name, IReadOnlyList<string> Ids)? ids)
+    /// <summary>"STOPPED (STOP_CHARGING)" for a stopped instance, else the state.</summary>
+    private static string State(JsonElement instance)
+    {
+        string state = instance.GetProperty("InstanceState").GetString() ?? "";
+        return instance.TryGetProperty("StopChargingMode", out var mode) && mode.GetString() is { } m && m != "NOT_APPLICABLE" && state is "STOPPED" or "STOPPING"
+            ? $"{state} ({m})"
+            : state;
+    }
+
+    private static async Task<List<JsonElement>> DescribeAll(ApiClient c, string service, string action, string set, (string Name, IReadOnlyList<string> Ids)? ids,
+        bool numbersAsStrings = false)
     {
         var all = new List<JsonElement>();
         while (true)
         {
-            var p = new JsonObject { ["Offset"] = all.Count, ["Limit"] = 100 };
+            // vpc's DescribeVpcs and DescribeSubnets declare Offset and Limit as strings.
+            var p = numbersAsStrings
+                ? new JsonObject { ["Offset"] = all.Count.ToString(CultureInfo.InvariantCulture), ["Limit"] = "100" }
+                : new JsonObject { ["Offset"] = all.Count, ["Limit"] = 100 };
             if (ids is { } given)
             {
                 p[given.Name] = Array(given.Ids);

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Gateway.Cli.Infrastructure;
@@ -8,46 +9,34 @@ namespace Gateway.Cli.Commands;
 /// <summary><c>gateway lab up|down</c>: a namespace lab around the gateway daemon, from a topology file.</summary>
 internal static class LabCommand
 {
-    public const string Usage = """
-        usage: gateway lab up <topology.json> [--name <lab>]
-               gateway lab down <topology.json> | --name <lab>
-
-          up     build the lab: an internet segment with client hosts, one namespace per instance (private address
-                 only, default route via the VPC gateway address), the gateway daemon between them (TAP devices moved
-                 into the lab), instances created through the control API; prints instances and what to try
-          down   stop the lab's processes (exec commands, the daemon), delete its namespaces and TAP devices and
-                 its run directory /run/gateway-lab/<lab>
-          --name <lab>  use this lab name instead of the file's "name" (1 to 12 of a-z, 0-9)
-
-        Needs root (namespaces, TAP devices). The format of the topology file: lab/README.md.
-        A failed 'up' removes everything it made; 'up' over a lab left behind by a killed run removes that first.
-        """;
-
-    public static int Run(ArgReader args)
+    public static Command Create()
     {
-        if (args.WantsHelp)
-        {
-            Console.WriteLine(Usage);
-            return ExitCodes.Ok;
-        }
-        string? name = args.Optional("--name");
-        args.EnsureNoUnknownOptions();
-        if (args.Positionals.Count == 0)
-        {
-            throw new UsageException("give 'up' or 'down'. Run 'gateway lab --help' for the usage.");
-        }
-        string command = args.Positionals[0];
-        if (args.Positionals.Count > 2)
-        {
-            throw new UsageException($"unexpected argument '{args.Positionals[2]}'.");
-        }
-        string? file = args.Positionals.Count > 1 ? args.Positionals[1] : null;
-        return command switch
-        {
-            "up" => Up(file ?? throw new UsageException("lab up needs a topology file, e.g. gateway lab up lab/sample-topology.json."), name),
-            "down" => Down(file, name),
-            _ => throw new UsageException($"unknown lab command '{command}': give 'up' or 'down'."),
-        };
+        var lab = new Command("lab", "bring a namespace lab up or down").WithEpilog("""
+            Needs root (namespaces, TAP devices). The format of the topology file: lab/README.md.
+            A failed 'up' removes everything it made; 'up' over a lab left behind by a killed run removes that first.
+            """);
+        var name = lab.Define(CliSymbols.Text("--name", "lab", "use this lab name instead of the file's \"name\" (1 to 12 of a-z, 0-9)"));
+        name.Recursive = true;
+        lab.SetRun(_ => throw new UsageException("give 'up' or 'down'. Run 'gateway lab --help' for the usage."));
+
+        var up = new Command("up", """
+            build the lab: an internet segment with client hosts, one namespace per instance (private address only, default route via
+            the VPC gateway address), the gateway daemon between them (TAP devices moved into the lab), instances created through the
+            control API; prints instances and what to try
+            """.ReplaceLineEndings(" "));
+        var upFile = up.Define(CliSymbols.Positional("topology", "the topology file (JSON)", "topology file",
+            "lab up needs a topology file, e.g. gateway lab up lab/sample-topology.json.", kind: ValueKind.File));
+        up.SetRun(p => Up(p.GetValue(upFile)!, p.GetValue(name)));
+        lab.Add(up);
+
+        var down = new Command("down", """
+            stop the lab's processes (exec commands, the daemon), delete its namespaces and TAP devices and its run directory
+            /run/gateway-lab/<lab>; give the topology file or --name <lab>
+            """.ReplaceLineEndings(" "));
+        var downFile = down.Define(CliSymbols.Positional("topology", "the topology file the lab was made from", "topology file", optional: true, kind: ValueKind.File));
+        down.SetRun(p => Down(p.GetValue(downFile), p.GetValue(name)));
+        lab.Add(down);
+        return lab;
     }
 
     private static void RequireRoot()

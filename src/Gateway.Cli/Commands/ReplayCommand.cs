@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -16,43 +17,31 @@ namespace Gateway.Cli.Commands;
 /// </summary>
 internal static class ReplayCommand
 {
-    private const string Usage =
-        """
-        usage: gateway replay <input> -o <output> --bindings <bindings.json> [--stats-json <file>] [--events <file>]
-
-          <input>              pcap or pcapng capture (Ethernet, raw IPv4, Linux SLL/SLL2), or - for standard input
-          -o, --output FILE    translated capture: pcap, or pcapng when FILE ends in .pcapng; - for standard output
-          --bindings FILE      {"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, ...]}
-          --stats-json FILE    write {"received":N,"transmitted":N,"dropped":N,"drops":{"<reason>":N,...}}
-          --events FILE        JSON lines {"at":<capture time, s>,"op":"bind"|"unbind","publicIp":...,"privateIp":...}
-                               applied when the replay reaches that capture time
-
-        Direction is inferred per frame: a bound public destination is translated to its private address
-        (inbound), a bound private source to its public address (outbound), both for hairpin traffic.
-        Dropped frames are left out of the output and counted by reason.
-        Exit codes: 0 done, 1 unreadable or corrupt input, 2 usage or configuration error (nothing written).
-        """;
-
-    public static int Run(ArgReader args)
+    public static Command Create()
     {
-        ArgumentNullException.ThrowIfNull(args);
-        if (args.WantsHelp)
-        {
-            Console.Out.WriteLine(Usage);
-            return ExitCodes.Ok;
-        }
-        string output = args.Required("-o", "--output");
-        string bindingsPath = args.Required("--bindings");
-        string? statsPath = args.Optional("--stats-json");
-        string? eventsPath = args.Optional("--events");
-        args.EnsureNoUnknownOptions();
-        if (args.Positionals.Count != 1)
-        {
-            throw new UsageException(args.Positionals.Count == 0
-                ? "the input capture is missing (a file name, or - for standard input)."
-                : $"one input capture expected, got {args.Positionals.Count}: {string.Join(' ', args.Positionals)}.");
-        }
-        string input = args.Positionals[0];
+        var command = new Command("replay", "translate a pcap/pcapng capture through a set of bindings").WithEpilog("""
+            Direction is inferred per frame: a bound public destination is translated to its private address
+            (inbound), a bound private source to its public address (outbound), both for hairpin traffic.
+            Dropped frames are left out of the output and counted by reason.
+            Exit codes: 0 done, 1 unreadable or corrupt input, 2 usage or configuration error (nothing written).
+            """);
+        var input = command.Define(CliSymbols.Positional("input", "pcap or pcapng capture (Ethernet, raw IPv4, Linux SLL/SLL2), or - for standard input",
+            "input capture", "the input capture is missing (a file name, or - for standard input).", kind: ValueKind.File));
+        var output = command.Define(CliSymbols.Text("-o", "file", "translated capture: pcap, or pcapng when FILE ends in .pcapng; - for standard output",
+            required: true, kind: ValueKind.File, aliases: "--output"));
+        var bindings = command.Define(CliSymbols.Text("--bindings", "file", """{"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, ...]}""",
+            required: true, kind: ValueKind.File));
+        var stats = command.Define(CliSymbols.Text("--stats-json", "file", """write {"received":N,"transmitted":N,"dropped":N,"drops":{"<reason>":N,...}} (- for standard output)""",
+            kind: ValueKind.File));
+        var events = command.Define(CliSymbols.Text("--events", "file",
+            """JSON lines {"at":<capture time, s>,"op":"bind"|"unbind","publicIp":...,"privateIp":...} applied when the replay reaches that capture time""",
+            kind: ValueKind.File));
+        command.SetRun(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(bindings)!, p.GetValue(stats), p.GetValue(events)));
+        return command;
+    }
+
+    private static int Run(string input, string output, string bindingsPath, string? statsPath, string? eventsPath)
+    {
         if (input != "-" && !File.Exists(input))
         {
             throw new FailureException($"cannot read {input}: no such file.");

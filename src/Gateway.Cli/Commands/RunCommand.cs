@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -15,128 +16,108 @@ namespace Gateway.Cli.Commands;
 /// <summary><c>gateway run</c>: the daemon — control-plane API, SQLite state, binding table (and data paths when attached).</summary>
 internal static class RunCommand
 {
-    public const string Usage = """
-        usage: gateway run --state <dir> --public-pool <cidr> [--public-pool <cidr> ...] --subnet <cidr>
-                           [--api <host:port>] [--eip-quota <n>] [--max-body <bytes>]
-                           [--internet-tap <name> | --internet-if <name>] [--vpc-tap <name> | --vpc-if <name>]
-                           [--if-backend packet|pcap] [--internet-gateway <ip>] [--vpc-gateway <ip>]
-                           [--stats-interval <seconds>] [--workers <n>] [--tap-offloads on|off]
-
-          --state <dir>          where the SQLite database lives (created on first start, restored on every later one)
-          --public-pool <cidr>   public addresses to hand out (repeatable), e.g. 198.51.100.0/24
-          --subnet <cidr>        the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24
-          --api <host:port>      the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:9700; loopback unless you say otherwise)
-          --eip-quota <n>        EIPs the account may hold (default 20)
-          --max-body <bytes>     largest request body accepted (default 1048576)
-
-        Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
-          --internet-tap <name>  create TAP device <name> (at most 15 characters) for the internet side
-          --internet-if <name>   or use an existing interface (veth end, NIC); it carries no IPv4 address
-          --vpc-tap <name>       create TAP device <name> for the VPC side
-          --vpc-if <name>        or use an existing interface for the VPC side
-          --if-backend <kind>    how --internet-if/--vpc-if are opened: packet (default on Linux): AF_PACKET rings, a
-                                 queue per worker, GSO super-frames and partial checksums pass whole; pcap: libpcap,
-                                 one queue, no offloads (hosts behind the interface then need ethtool -K DEV tx off)
-          --internet-gateway <ip> an upstream router on the internet segment: every outgoing frame goes to its MAC
-                                 (default: internet hosts are on-link and resolved by ARP)
-          --vpc-gateway <ip>     the gateway's address in the VPC (default: the subnet's first usable address)
-          --stats-interval <s>   print a counters line every <s> seconds (default 0: only at shutdown); the counters
-                                 are also kept in <dir>/datapath-stats.json, rewritten every second while they change
-          --workers <n>          data-path worker threads (default: one per core); each owns one queue of every
-                                 TAP (a TAP gets <n> queues; a libpcap interface has one, read by worker 0) and
-                                 does both directions of the flows the kernel steers to that queue
-          --tap-offloads on|off  TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (default on); off gives
-                                 plain MTU-sized frames, one system call each way per frame
-
-        Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
-        SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
-        """;
-
-    public static int Run(ArgReader args)
+    /// <summary>
+    /// The verb's options. To add one: one <c>command.Define(Cli.…)</c> line here, and read it with <c>p.GetValue(…)</c>
+    /// in <see cref="Settings"/> (or where the option is used); help, completion and usage errors follow.
+    /// </summary>
+    public static Command Create()
     {
-        if (args.WantsHelp)
-        {
-            Console.WriteLine(Usage);
-            return ExitCodes.Ok;
-        }
-        string state = args.Required("--state");
-        var pools = args.Many("--public-pool").Select(p => ParseCidr("--public-pool", p)).ToList();
-        if (pools.Count == 0)
-        {
-            throw new UsageException("--public-pool is required (e.g. --public-pool 198.51.100.0/24).");
-        }
-        var subnet = ParseCidr("--subnet", args.Required("--subnet"));
-        if (subnet.PrefixLength > 30)
-        {
-            throw new UsageException($"--subnet {subnet} is too small: instances need at least a /30 (the network, gateway and broadcast addresses are reserved).");
-        }
-        var api = ParseEndPoint(args.Optional("--api") ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}");
-        int quota = args.Int("--eip-quota", 20, 0, 100_000);
-        int maxBody = args.Int("--max-body", 1 << 20, 1024, 64 << 20);
-        var dataPath = ReadDataPathOptions(args, subnet);
-        int statsInterval = args.Int("--stats-interval", 0, 0, 86_400);
-        args.EnsureNoUnknownOptions();
-        if (args.Positionals.Count > 0)
-        {
-            throw new UsageException($"unexpected argument '{args.Positionals[0]}'.");
-        }
-        if (pools.Sum(p => p.Size) > 1 << 20)
-        {
-            throw new UsageException("--public-pool names more than 1048576 addresses; give smaller prefixes.");
-        }
+        var command = new Command("run", "run the gateway daemon: control-plane API and data plane").WithEpilog("""
+            Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
+            --internet-tap/--internet-if and --vpc-tap/--vpc-if; --if-backend, --workers and --tap-offloads say how.
+            Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
+            SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
+            """);
+        var state = command.Define(CliSymbols.Text("--state", "dir", "where the SQLite database lives (created on first start, restored on every later one)",
+            required: true, kind: ValueKind.Directory));
+        var pools = command.Define(CliSymbols.Many("--public-pool", "cidr", "public addresses to hand out (repeatable), e.g. 198.51.100.0/24",
+            required: true, example: "198.51.100.0/24"));
+        var subnet = command.Define(CliSymbols.Text("--subnet", "cidr", "the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24", required: true));
+        var api = command.Define(CliSymbols.Text("--api", "host:port", $"the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:{GatewayOptions.DefaultApiPort}; loopback unless you say otherwise)"));
+        var quota = command.Define(CliSymbols.Int("--eip-quota", "n", "EIPs the account may hold", 20, 0, 100_000));
+        var maxBody = command.Define(CliSymbols.Int("--max-body", "bytes", "largest request body accepted", 1 << 20, 1024, 64 << 20));
+        var transitionTime = command.Define(CliSymbols.Double("--transition-time", "seconds",
+            "how long instances read PENDING, STOPPING, STARTING and REBOOTING before RUNNING or STOPPED (0: at once; effects are immediate either way)",
+            0, 0, 3_600));
+        var internetTap = command.Define(CliSymbols.Text("--internet-tap", "name", "create TAP device <name> (at most 15 characters) for the internet side"));
+        var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC); it carries no IPv4 address"));
+        var vpcTap = command.Define(CliSymbols.Text("--vpc-tap", "name", "create TAP device <name> for the VPC side"));
+        var vpcIf = command.Define(CliSymbols.Text("--vpc-if", "name", "or use an existing interface for the VPC side"));
+        var ifBackend = command.Define(CliSymbols.Choice("--if-backend",
+            "how --internet-if/--vpc-if are opened: packet (default on Linux): AF_PACKET rings, a queue per worker, GSO super-frames and partial checksums pass whole; pcap: libpcap, one queue, no offloads (hosts behind the interface then need ethtool -K DEV tx off)",
+            OperatingSystem.IsLinux() ? "packet" : "pcap", [("packet", InterfaceBackend.Packet), ("pcap", InterfaceBackend.Pcap)]));
+        var workers = command.Define(CliSymbols.OptionalInt("--workers", "n",
+            "data-path worker threads (default: one per core); each owns one queue of every port (a TAP gets <n> queues, an AF_PACKET interface <n> sockets in a fanout group; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
+            1, LabDataPathOptions.MaxWorkers));
+        var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
+            "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (default on); off gives plain MTU-sized frames, one system call each way per frame",
+            "on", [("on", true), ("off", false)]));
+        var internetGateway = command.Define(CliSymbols.Text("--internet-gateway", "ip",
+            "an upstream router on the internet segment: every outgoing frame goes to its MAC (default: internet hosts are on-link and resolved by ARP)"));
+        var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
+        var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
+            "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
+            0, 0, 86_400));
 
-        var options = new GatewayOptions
+        command.SetRun(p =>
         {
-            StateDirectory = Path.GetFullPath(state),
-            ApiEndPoint = api,
-            PublicPools = pools,
-            Subnet = subnet,
-            EipQuota = quota,
-            MaxRequestBodyBytes = maxBody,
-        };
-        LabDataPathAttachment? attachment = null;
-        if (dataPath is not null)
-        {
-            attachment = new LabDataPathAttachment(dataPath, Console.Out, TimeSpan.FromSeconds(statsInterval), options.StateDirectory);
-            options = options with { DataPaths = [attachment] };
-        }
-        else if (statsInterval != 0)
-        {
-            throw new UsageException("--stats-interval needs a data path (--internet-tap/--vpc-tap or --internet-if/--vpc-if).");
-        }
-        return RunAsync(options).GetAwaiter().GetResult();
+            var cidrs = p.GetValue(pools)!.Select(c => ParseCidr("--public-pool", c)).ToList();
+            var vpcSubnet = ParseCidr("--subnet", p.GetValue(subnet)!);
+            if (vpcSubnet.PrefixLength > 30)
+            {
+                throw new UsageException($"--subnet {vpcSubnet} is too small: instances need at least a /30 (the network, gateway and broadcast addresses are reserved).");
+            }
+            if (cidrs.Sum(c => c.Size) > 1 << 20)
+            {
+                throw new UsageException("--public-pool names more than 1048576 addresses; give smaller prefixes.");
+            }
+            var options = new GatewayOptions
+            {
+                StateDirectory = Path.GetFullPath(p.GetValue(state)!),
+                ApiEndPoint = ParseEndPoint(p.GetValue(api) ?? $"127.0.0.1:{GatewayOptions.DefaultApiPort}"),
+                PublicPools = cidrs,
+                Subnet = vpcSubnet,
+                EipQuota = p.GetValue(quota),
+                MaxRequestBodyBytes = p.GetValue(maxBody),
+                TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
+            };
+            var dataPath = ReadDataPathOptions(vpcSubnet,
+                InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
+                InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
+                p.GetValue(internetGateway), p.GetValue(vpcGateway),
+                p.GetResult(ifBackend) is { Implicit: false } ? p.GetValue(ifBackend) : null,
+                p.GetValue(workers),
+                p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) : null);
+            int interval = p.GetValue(statsInterval);
+            if (dataPath is not null)
+            {
+                var attachment = new LabDataPathAttachment(dataPath, Console.Out, TimeSpan.FromSeconds(interval), options.StateDirectory);
+                options = options with { DataPaths = [attachment] };
+            }
+            else if (interval != 0)
+            {
+                throw new UsageException("--stats-interval needs a data path (--internet-tap/--vpc-tap or --internet-if/--vpc-if).");
+            }
+            return RunAsync(options).GetAwaiter().GetResult();
+        });
+        return command;
     }
 
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
-    internal static LabDataPathOptions? ReadDataPathOptions(ArgReader args, Ipv4Cidr subnet)
+    internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
+        string? internetGatewayText, string? vpcGatewayText, InterfaceBackend? backendGiven, int? workersGiven, bool? tapOffloadsGiven)
     {
-        string? internetTap = InterfaceName(args, "--internet-tap");
-        string? internetIf = InterfaceName(args, "--internet-if");
-        string? vpcTap = InterfaceName(args, "--vpc-tap");
-        string? vpcIf = InterfaceName(args, "--vpc-if");
-        string? internetGatewayText = args.Optional("--internet-gateway");
-        string? vpcGatewayText = args.Optional("--vpc-gateway");
-        string? backendText = args.Optional("--if-backend");
-        string? workersText = args.Optional("--workers");
-        int workers = args.Int("--workers", Environment.ProcessorCount, 1, LabDataPathOptions.MaxWorkers);
-        string? offloadsText = args.Optional("--tap-offloads");
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
             string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
-                : workersText is not null ? "--workers" : offloadsText is not null ? "--tap-offloads" : backendText is not null ? "--if-backend" : null;
+                : workersGiven is not null ? "--workers" : tapOffloadsGiven is not null ? "--tap-offloads" : backendGiven is not null ? "--if-backend" : null;
             if (orphan is not null)
             {
                 throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
             }
             return null;
         }
-        bool tapOffloads = offloadsText switch
-        {
-            null or "on" => true,
-            "off" => false,
-            _ => throw new UsageException($"--tap-offloads must be on or off, not '{offloadsText}'."),
-        };
         if ((internetTap is null) == (internetIf is null))
         {
             throw new UsageException(internetTap is null
@@ -165,20 +146,11 @@ internal static class RunCommand
             vpcGateway = gw;
         }
         uint? internetGateway = internetGatewayText is null ? null : ParseAddress("--internet-gateway", internetGatewayText);
-        var backend = OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap;
-        if (backendText is not null)
+        if (backendGiven is { } given && internetIf is null && vpcIf is null)
         {
-            if (internetIf is null && vpcIf is null)
-            {
-                throw new UsageException($"--if-backend {backendText} chooses how --internet-if/--vpc-if interfaces are opened; this data path has none (TAP devices only).");
-            }
-            backend = backendText switch
-            {
-                "packet" => InterfaceBackend.Packet,
-                "pcap" => InterfaceBackend.Pcap,
-                _ => throw new UsageException($"--if-backend '{backendText}' is neither 'packet' (AF_PACKET rings) nor 'pcap' (libpcap)."),
-            };
+            throw new UsageException($"--if-backend {given.ToString().ToLowerInvariant()} chooses how --internet-if/--vpc-if interfaces are opened; this data path has none (TAP devices only).");
         }
+        var backend = backendGiven ?? (OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap);
         return new LabDataPathOptions
         {
             InterfaceBackend = backend,
@@ -189,14 +161,13 @@ internal static class RunCommand
             VpcSubnet = vpcSubnet,
             VpcGateway = vpcGateway,
             InternetGateway = internetGateway,
-            Workers = workers,
-            TapOffloads = tapOffloads,
+            Workers = workersGiven ?? Environment.ProcessorCount,
+            TapOffloads = tapOffloadsGiven ?? true,
         };
     }
 
-    private static string? InterfaceName(ArgReader args, string option)
+    private static string? InterfaceName(string option, string? name)
     {
-        string? name = args.Optional(option);
         if (name is not null && (name.Length > 15 || name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c)) || name is "." or ".."))
         {
             throw new UsageException($"{option} '{name}' is not a Linux interface name: at most 15 characters, no '/', ':' or spaces.");

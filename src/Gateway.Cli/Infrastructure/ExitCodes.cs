@@ -9,7 +9,7 @@ internal static class ExitCodes
     public const int Usage = 2;
 }
 
-/// <summary>The command line or a configuration file is wrong: exit 2, nothing written.</summary>
+/// <summary>The command line or a configuration file is wrong: exit 2, nothing written. One mistake per line.</summary>
 internal sealed class UsageException(string message) : Exception(message);
 
 /// <summary>A runtime failure with a message a user can act on: exit 1.</summary>
@@ -17,8 +17,11 @@ internal sealed class FailureException(string message, Exception? inner = null) 
 
 internal static class CommandRunner
 {
-    /// <summary>Runs a verb, turning the exceptions of bad input into messages and exit codes instead of stack traces.</summary>
-    public static int Run(string verb, Func<int> body)
+    /// <summary>
+    /// Runs a verb, turning the exceptions of bad input into messages and exit codes instead of stack traces.
+    /// <paramref name="prefix"/> starts every line of the message: <c>gateway run: --state is required.</c>
+    /// </summary>
+    public static int Run(string prefix, Func<int> body)
     {
         try
         {
@@ -26,23 +29,31 @@ internal static class CommandRunner
         }
         catch (UsageException e)
         {
-            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            Report(prefix, e.Message);
             return ExitCodes.Usage;
         }
         catch (FailureException e)
         {
-            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            Report(prefix, e.Message);
             return ExitCodes.Failure;
         }
         catch (IOException e)
         {
-            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            Report(prefix, e.Message);
             return ExitCodes.Failure;
         }
         catch (UnauthorizedAccessException e)
         {
-            Console.Error.WriteLine($"gateway {verb}: {e.Message}");
+            Report(prefix, e.Message);
             return ExitCodes.Failure;
+        }
+    }
+
+    private static void Report(string prefix, string message)
+    {
+        foreach (string line in message.Split('\n'))
+        {
+            Console.Error.WriteLine($"{prefix}: {line}");
         }
     }
 }

@@ -98,7 +98,7 @@ internal sealed class ApiServer : IAsyncDisposable
         JsonObject response;
         try
         {
-            response = await ProcessAsync(context).ConfigureAwait(false);
+            response = await ProcessAsync(context, requestId).ConfigureAwait(false);
         }
         catch (ApiException e)
         {
@@ -123,7 +123,7 @@ internal sealed class ApiServer : IAsyncDisposable
         await context.Response.WriteAsync(envelope.ToJsonString(), context.RequestAborted).ConfigureAwait(false);
     }
 
-    private async Task<JsonObject> ProcessAsync(HttpContext context)
+    private async Task<JsonObject> ProcessAsync(HttpContext context, string requestId)
     {
         var request = context.Request;
         if (!HttpMethods.IsPost(request.Method) || request.Path.Value is not ("/" or ""))
@@ -172,7 +172,7 @@ internal sealed class ApiServer : IAsyncDisposable
             {
                 throw new ApiException(ErrorCodes.InvalidParameter, "The body must be a JSON object of parameters.");
             }
-            return handler(_plane, new RequestArgs(document.RootElement) { Region = region });
+            return handler(_plane, new RequestArgs(document.RootElement) { Region = region, RequestId = requestId });
         }
     }
 

@@ -17,6 +17,12 @@ internal static class CvmActions
         actions["DescribeInstances"] = DescribeInstances;
         actions["TerminateInstances"] = TerminateInstances;
         actions["ResetInstancesInternetMaxBandwidth"] = ResetInstancesInternetMaxBandwidth;
+        actions["StopInstances"] = StopInstances;
+        actions["StartInstances"] = StartInstances;
+        actions["RebootInstances"] = RebootInstances;
+        actions["DescribeInstancesStatus"] = DescribeInstancesStatus;
+        actions["ModifyInstancesAttribute"] = ModifyInstancesAttribute;
+        actions["DescribeZones"] = DescribeZones;
     }
 
     private static JsonObject RunInstances(ControlPlane plane, RequestArgs args)
@@ -40,11 +46,12 @@ internal static class CvmActions
             internet?.BoundedString("InternetChargeType") ?? DefaultChargeType,
             privateIps,
             args.BoundedString("InstanceName") ?? "Unnamed",
-            args.Object("Placement")?.BoundedString("Zone") ?? args.Region + "-1",
+            args.Object("Placement")?.BoundedString("Zone") ?? Zones.Default(args.Region),
             args.BoundedString("InstanceType") ?? "S5.SMALL1",
             args.BoundedString("ImageId") ?? "")
         {
             ClientToken = args.BoundedString("ClientToken", 64) is { Length: > 0 } token ? token : null,
+            RequestId = args.RequestId,
         };
         if (args.Bool("DryRun") == true)
         {
@@ -99,7 +106,7 @@ internal static class CvmActions
         {
             "instance-id" => i => values.Contains(i.Instance.Id),
             "instance-name" => i => values.Contains(i.Instance.Name),
-            "instance-state" => i => values.Contains(InstanceStates.Running),
+            "instance-state" => i => values.Contains(i.State),
             "private-ip-address" => i => values.Contains(Ipv4Address.Format(i.Instance.PrivateIp)),
             "public-ip-address" => i => i.PublicIp is uint p && values.Contains(Ipv4Address.Format(p)),
             "zone" => i => values.Contains(i.Instance.Zone),
@@ -140,12 +147,15 @@ internal static class CvmActions
             },
             ["ImageId"] = i.ImageId,
             ["CreatedTime"] = i.CreatedTime.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
-            ["InstanceState"] = InstanceStates.Running,
+            ["InstanceState"] = view.State,
+            // KEEP_CHARGING or STOP_CHARGING once stopped (also while STOPPING); NOT_APPLICABLE while it runs.
+            ["StopChargingMode"] = i.IsStopped ? i.StopMode : StopModes.NotApplicable,
             ["Tags"] = new JsonArray(),
             ["SecurityGroupIds"] = new JsonArray(),
             ["Uuid"] = DeterministicUuid(i.Id),
-            ["LatestOperation"] = "RunInstances",
-            ["LatestOperationState"] = "SUCCESS",
+            ["LatestOperation"] = i.LatestOperation,
+            ["LatestOperationState"] = view.LatestOperationState,
+            ["LatestOperationRequestId"] = i.LatestOperationRequestId,
         };
     }
 
@@ -162,6 +172,108 @@ internal static class CvmActions
         int bandwidth = internet.Int("InternetMaxBandwidthOut") ?? throw new ApiException(ErrorCodes.MissingParameter, "The request is missing the required parameter InternetAccessible.InternetMaxBandwidthOut.");
         plane.ResetInternetMaxBandwidth(ids, bandwidth);
         return [];
+    }
+
+    private static JsonObject StopInstances(ControlPlane plane, RequestArgs args)
+    {
+        var ids = RequiredIds(args);
+        string stopType = StopType(args, "ForceStop");
+        // StoppedMode is the API's name; StopChargingMode (DescribeInstances' field) is accepted too, as scripts mix them up.
+        string? stoppedMode = args.String("StoppedMode");
+        string? alias = args.String("StopChargingMode");
+        if (stoppedMode is not null && alias is not null && stoppedMode != alias)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterConflict, $"StoppedMode {stoppedMode} and StopChargingMode {alias} disagree; give StoppedMode only.");
+        }
+        plane.StopInstances(ids, stopType, stoppedMode ?? alias ?? StopModes.KeepCharging, args.RequestId);
+        return [];
+    }
+
+    private static JsonObject StartInstances(ControlPlane plane, RequestArgs args)
+    {
+        plane.StartInstances(RequiredIds(args), args.RequestId);
+        return [];
+    }
+
+    private static JsonObject RebootInstances(ControlPlane plane, RequestArgs args)
+    {
+        var ids = RequiredIds(args);
+        plane.RebootInstances(ids, StopType(args, "ForceReboot"), args.RequestId);
+        return [];
+    }
+
+    /// <summary>StopType, or the deprecated Force* flag it replaced (true: SOFT_FIRST); both at once is a conflict.</summary>
+    private static string StopType(RequestArgs args, string forceParameter)
+    {
+        string? stopType = args.String("StopType");
+        bool? force = args.Bool(forceParameter);
+        if (stopType is not null && force is not null)
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterConflict, $"{forceParameter} is deprecated and cannot be given with StopType; give StopType only.");
+        }
+        return stopType ?? (force == true ? "SOFT_FIRST" : "SOFT");
+    }
+
+    private static JsonObject DescribeInstancesStatus(ControlPlane plane, RequestArgs args)
+    {
+        var ids = args.Strings("InstanceIds");
+        foreach (string id in ids ?? [])
+        {
+            if (!ResourceIds.IsWellFormed(id, ResourceIds.InstancePrefix))
+            {
+                throw new ApiException(ErrorCodes.InstanceIdMalformed, $"'{id}' is not an instance id; ids look like ins-xxxxxxxx.");
+            }
+        }
+        var (offset, limit) = args.Paging();
+        var matching = plane.InstanceStatuses().Where(s => ids is null || ids.Contains(s.InstanceId)).ToList();
+        return new JsonObject
+        {
+            ["TotalCount"] = matching.Count,
+            ["InstanceStatusSet"] = new JsonArray([.. matching.Skip(offset).Take(limit).Select(s => (JsonNode)new JsonObject
+            {
+                ["InstanceId"] = s.InstanceId,
+                ["InstanceState"] = s.State,
+            })]),
+        };
+    }
+
+    /// <summary>The attributes ModifyInstancesAttribute takes that this emulator has nothing to do with.</summary>
+    private static readonly string[] s_unsupportedAttributes =
+        ["UserData", "SecurityGroups", "CamRoleName", "CamRoleType", "HostName", "DisableApiTermination", "AutoReboot", "EnableJumboFrame"];
+
+    private static JsonObject ModifyInstancesAttribute(ControlPlane plane, RequestArgs args)
+    {
+        var ids = RequiredIds(args);
+        foreach (string attribute in s_unsupportedAttributes)
+        {
+            if (args.Has(attribute))
+            {
+                throw new ApiException(ErrorCodes.UnsupportedOperation, $"ModifyInstancesAttribute's {attribute} is not emulated; only InstanceName is.");
+            }
+        }
+        string name = args.BoundedString("InstanceName") ?? throw new ApiException(ErrorCodes.MissingParameterAtLeastOne, "ModifyInstancesAttribute needs an attribute to change: give InstanceName.");
+        plane.RenameInstances(ids, name);
+        return [];
+    }
+
+    /// <summary>
+    /// DescribeZones: the zone the emulated subnet is in, <c>&lt;region&gt;-1</c> of the request's region (the zone new
+    /// instances get unless Placement.Zone says otherwise).
+    /// </summary>
+    private static JsonObject DescribeZones(ControlPlane plane, RequestArgs args)
+    {
+        string zone = Zones.Default(args.Region);
+        return new JsonObject
+        {
+            ["TotalCount"] = 1,
+            ["ZoneSet"] = new JsonArray(new JsonObject
+            {
+                ["Zone"] = zone,
+                ["ZoneName"] = Zones.Name(zone),
+                ["ZoneId"] = Zones.Id(zone),
+                ["ZoneState"] = "AVAILABLE",
+            }),
+        };
     }
 
     private static IReadOnlyList<string> RequiredIds(RequestArgs args) =>

@@ -25,6 +25,9 @@ internal sealed class RequestArgs(JsonElement obj, string prefix = "")
     /// <summary>The request's X-TC-Region (the default zone of new instances is its "-1").</summary>
     public string Region { get; init; } = "ap-guangzhou";
 
+    /// <summary>The id this request is answered under (kept as an instance's LatestOperationRequestId).</summary>
+    public string? RequestId { get; init; }
+
     private bool TryGet(string name, out JsonElement value)
     {
         if (obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out value) && value.ValueKind != JsonValueKind.Null)
@@ -170,11 +173,34 @@ internal sealed class RequestArgs(JsonElement obj, string prefix = "")
         return result;
     }
 
-    /// <summary>Offset and Limit of a Describe* call (Limit default 20, at most 100, as the real services).</summary>
-    public (int Offset, int Limit) Paging()
+    /// <summary>
+    /// An integer that the API declares as a String (vpc's DescribeVpcs and DescribeSubnets: <c>Offset</c>, <c>Limit</c>):
+    /// the official SDKs send "20"; a JSON number is accepted too.
+    /// </summary>
+    public int? IntOrIntString(string name)
     {
-        int offset = Int("Offset") ?? 0;
-        int limit = Int("Limit") ?? 20;
+        if (!TryGet(name, out var value))
+        {
+            return null;
+        }
+        if (value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out int n))
+        {
+            return n;
+        }
+        if (value.ValueKind == JsonValueKind.String && int.TryParse(Text(value, name), System.Globalization.NumberStyles.AllowLeadingSign, System.Globalization.CultureInfo.InvariantCulture, out n))
+        {
+            return n;
+        }
+        throw value.ValueKind is JsonValueKind.String or JsonValueKind.Number
+            ? new ApiException(ErrorCodes.InvalidParameterValue, $"The parameter {prefix}{name} must be a whole number, not {value.GetRawText()}.")
+            : TypeError(name, "an integer (or its decimal text)");
+    }
+
+    /// <summary>Offset and Limit of a Describe* call (Limit default 20, at most 100, as the real services).</summary>
+    public (int Offset, int Limit) Paging(bool numbersAsStrings = false)
+    {
+        int offset = (numbersAsStrings ? IntOrIntString("Offset") : Int("Offset")) ?? 0;
+        int limit = (numbersAsStrings ? IntOrIntString("Limit") : Int("Limit")) ?? 20;
         if (offset < 0)
         {
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"Offset must be 0 or more, not {offset}.");

@@ -20,7 +20,14 @@ internal static class VpcActions
         actions["DescribeAddresses"] = DescribeAddresses;
         actions["DescribeAddressQuota"] = DescribeAddressQuota;
         actions["DescribeTaskResult"] = DescribeTaskResult;
+        actions["ModifyAddressAttribute"] = ModifyAddressAttribute;
+        actions["DescribeVpcs"] = DescribeVpcs;
+        actions["DescribeSubnets"] = DescribeSubnets;
     }
+
+    /// <summary>The names the emulated VPC and subnet carry (those of the cloud's default VPC and subnets).</summary>
+    public const string VpcName = "Default-VPC";
+    public const string SubnetName = "Default-Subnet";
 
     private static JsonObject AllocateAddresses(ControlPlane plane, RequestArgs args)
     {
@@ -166,6 +173,177 @@ internal static class VpcActions
         // Every change is applied before its request is answered, so every task has succeeded.
         return new JsonObject { ["TaskId"] = taskId.Value, ["Result"] = "SUCCESS" };
     }
+
+    private static JsonObject ModifyAddressAttribute(ControlPlane plane, RequestArgs args)
+    {
+        string addressId = args.RequiredString("AddressId");
+        if (args.Has("EipDirectConnection"))
+        {
+            throw new ApiException(ErrorCodes.UnsupportedOperation, "EipDirectConnection is not emulated: the gateway always translates (no EIP pass-through). Give AddressName only.");
+        }
+        string? name = args.BoundedString("AddressName");
+        if (name is not null)
+        {
+            plane.RenameAddress(addressId, name);
+        }
+        else
+        {
+            plane.RequireAddressExists(addressId);
+        }
+        return [];
+    }
+
+    // ----- The VPC and its subnet: one of each, made at the first start with the state directory. -----
+
+    private static JsonObject DescribeVpcs(ControlPlane plane, RequestArgs args)
+    {
+        var ids = args.Strings("VpcIds");
+        var filters = args.Filters();
+        var (offset, limit) = args.Paging(numbersAsStrings: true);
+        CheckIds(ids, filters, "VpcIds", ResourceIds.VpcPrefix, plane.VpcId, "VPC");
+        var predicates = filters.Select(VpcPredicate(plane)).ToList();
+        bool matches = (ids is null || ids.Contains(plane.VpcId)) && predicates.All(p => p());
+        var (created, _) = plane.NetworkUsage();
+        var vpcs = matches ? new[] { VpcJson(plane, created) } : [];
+        return new JsonObject
+        {
+            ["TotalCount"] = vpcs.Length,
+            ["VpcSet"] = new JsonArray([.. vpcs.Skip(offset).Take(limit)]),
+        };
+    }
+
+    private static Func<Filter, Func<bool>> VpcPredicate(ControlPlane plane) => filter =>
+    {
+        var values = filter.Values;
+        return filter.Name switch
+        {
+            "vpc-id" => () => values.Contains(plane.VpcId),
+            // "fuzzy": a value anywhere in the name, case-insensitively.
+            "vpc-name" => () => values.Any(v => VpcName.Contains(v, StringComparison.OrdinalIgnoreCase)),
+            "is-default" => () => values.Any(IsTrue),
+            "cidr-block" => () => values.Contains(plane.Subnet.ToString()),
+            "tag-key" => () => false, // no tags are emulated: a tag filter matches nothing.
+            _ when filter.Name.StartsWith("tag:", StringComparison.Ordinal) => () => false,
+            _ => throw new ApiException(ErrorCodes.FilterInvalidKey,
+                $"The filter '{filter.Name}' does not exist; DescribeVpcs filters by vpc-id, vpc-name, is-default, cidr-block, tag-key, tag:<key>."),
+        };
+    };
+
+    private static JsonObject VpcJson(ControlPlane plane, DateTimeOffset created) => new()
+    {
+        ["VpcName"] = VpcName,
+        ["VpcId"] = plane.VpcId,
+        // One subnet spanning the whole VPC: the VPC's CIDR is --subnet's.
+        ["CidrBlock"] = plane.Subnet.ToString(),
+        ["IsDefault"] = true,
+        ["EnableMulticast"] = false,
+        ["CreatedTime"] = FormatTime(created),
+        ["DnsServerSet"] = new JsonArray(),
+        ["DomainName"] = "",
+        ["DhcpOptionsId"] = "",
+        ["EnableDhcp"] = true,
+        ["Ipv6CidrBlock"] = "",
+        ["TagSet"] = new JsonArray(),
+        ["AssistantCidrSet"] = new JsonArray(),
+    };
+
+    private static JsonObject DescribeSubnets(ControlPlane plane, RequestArgs args)
+    {
+        var ids = args.Strings("SubnetIds");
+        var filters = args.Filters();
+        var (offset, limit) = args.Paging(numbersAsStrings: true);
+        CheckIds(ids, filters, "SubnetIds", ResourceIds.SubnetPrefix, plane.SubnetId, "subnet");
+        string zone = Zones.Default(args.Region);
+        var predicates = filters.Select(SubnetPredicate(plane, zone)).ToList();
+        bool matches = (ids is null || ids.Contains(plane.SubnetId)) && predicates.All(p => p());
+        var (created, used) = plane.NetworkUsage();
+        var subnets = matches ? new[] { SubnetJson(plane, zone, created, used) } : [];
+        return new JsonObject
+        {
+            ["TotalCount"] = subnets.Length,
+            ["SubnetSet"] = new JsonArray([.. subnets.Skip(offset).Take(limit)]),
+        };
+    }
+
+    private static Func<Filter, Func<bool>> SubnetPredicate(ControlPlane plane, string zone) => filter =>
+    {
+        var values = filter.Values;
+        return filter.Name switch
+        {
+            "subnet-id" => () => values.Contains(plane.SubnetId),
+            "vpc-id" => () => values.Contains(plane.VpcId),
+            "subnet-name" => () => values.Any(v => SubnetName.Contains(v, StringComparison.OrdinalIgnoreCase)),
+            // "192.168.1.0" in the documentation's example; the CIDR itself is accepted too.
+            "cidr-block" => () => values.Contains(plane.Subnet.ToString()) || values.Contains(Ipv4Address.Format(plane.Subnet.Network)),
+            "is-default" => () => values.Any(IsTrue),
+            "is-remote-vpc-snat" => () => values.Any(v => !IsTrue(v)),
+            "zone" => () => values.Contains(zone),
+            "is-cdc-subnet" => () => values.Contains("0"),
+            "cdc-id" => () => false,
+            "tag-key" => () => false,
+            _ when filter.Name.StartsWith("tag:", StringComparison.Ordinal) => () => false,
+            _ => throw new ApiException(ErrorCodes.FilterInvalidKey,
+                $"The filter '{filter.Name}' does not exist; DescribeSubnets filters by subnet-id, vpc-id, subnet-name, cidr-block, is-default, is-remote-vpc-snat, zone, is-cdc-subnet, cdc-id, tag-key, tag:<key>."),
+        };
+    };
+
+    private static JsonObject SubnetJson(ControlPlane plane, string zone, DateTimeOffset created, int used)
+    {
+        var subnet = plane.Subnet;
+        // The network, the VPC gateway (.1) and the broadcast address are reserved, as the cloud reserves them.
+        long total = Math.Max(0, subnet.Size - 3);
+        return new JsonObject
+        {
+            ["VpcId"] = plane.VpcId,
+            ["SubnetId"] = plane.SubnetId,
+            ["SubnetName"] = SubnetName,
+            ["CidrBlock"] = subnet.ToString(),
+            ["IsDefault"] = true,
+            ["EnableBroadcast"] = false,
+            ["Zone"] = zone,
+            ["RouteTableId"] = "rtb-" + plane.VpcId[ResourceIds.VpcPrefix.Length..],
+            ["CreatedTime"] = FormatTime(created),
+            ["AvailableIpAddressCount"] = Math.Max(0, total - used),
+            ["Ipv6CidrBlock"] = "",
+            ["NetworkAclId"] = "",
+            ["IsRemoteVpcSnat"] = false,
+            ["TotalIpAddressCount"] = total,
+            ["TagSet"] = new JsonArray(),
+            ["CdcId"] = "",
+            ["IsCdcSubnet"] = 0,
+        };
+    }
+
+    /// <summary>
+    /// Ids and Filters may not come together (InvalidParameter.Coexist); an id of the wrong shape is
+    /// InvalidParameterValue.Malformed; a well-formed id of nothing here is ResourceNotFound.
+    /// </summary>
+    private static void CheckIds(IReadOnlyList<string>? ids, IReadOnlyList<Filter> filters, string parameter, string prefix, string existing, string what)
+    {
+        if (ids is null)
+        {
+            return;
+        }
+        if (filters.Count > 0)
+        {
+            throw new ApiException(ErrorCodes.ParameterCoexist, $"{parameter} and Filters cannot be given together; give one of them.");
+        }
+        foreach (string id in ids)
+        {
+            if (!ResourceIds.IsWellFormed(id, prefix))
+            {
+                throw new ApiException(ErrorCodes.ValueMalformed, $"'{id}' in {parameter} is not a {what} id; ids look like {prefix}xxxxxxxx.");
+            }
+            if (id != existing)
+            {
+                throw new ApiException(ErrorCodes.ResourceNotFound, $"The {what} {id} does not exist; this gateway emulates {existing}.");
+            }
+        }
+    }
+
+    private static bool IsTrue(string value) => value is "true" or "TRUE" or "True" or "1";
+
+    private static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     private static JsonObject TaskResponse(long taskId) => new() { ["TaskId"] = taskId.ToString(CultureInfo.InvariantCulture) };
 }

@@ -41,6 +41,9 @@ public sealed record GatewayOptions
     public IReadOnlyList<IDataPath> DataPaths { get; init; } = [];
 
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>How long PENDING, STOPPING, STARTING and REBOOTING read (0: every change settles within its request).</summary>
+    public TimeSpan TransitionTime { get; init; }
 }
 
 /// <summary>
@@ -148,12 +151,14 @@ public sealed class GatewayHost : IAsyncDisposable
             string vpcId = store.GetMeta("vpc_id") ?? NewMeta(store, "vpc_id", ResourceIds.VpcPrefix);
             string subnetId = store.GetMeta("subnet_id") ?? NewMeta(store, "subnet_id", ResourceIds.SubnetPrefix);
             var state = store.Load(members, options.Subnet, vpcId, subnetId);
+            string created = store.GetMeta("network_created") ?? NewTime(store, "network_created", options.Clock);
+            state.NetworkCreated = DateTimeOffset.Parse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
             foreach (var instance in state.Instances.Values.Where(i => !options.Subnet.Contains(i.PrivateIp)))
             {
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
-            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota), options.Clock);
+            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { TransitionTime = options.TransitionTime }, options.Clock);
             plane.LoadTable();
             var problems = plane.CheckTableAgainstStore();
             if (problems.Count > 0)
@@ -217,6 +222,13 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
+
+    private static string NewTime(SqliteStore store, string key, TimeProvider clock)
+    {
+        string now = clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
+        store.SetMeta(key, now);
+        return now;
+    }
 
     private static string NewMeta(SqliteStore store, string key, string prefix)
     {

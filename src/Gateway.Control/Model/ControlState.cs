@@ -50,6 +50,8 @@ internal sealed class ControlState
     public Ipv4Cidr Subnet { get; }
     public string VpcId { get; }
     public string SubnetId { get; }
+    /// <summary>When the VPC and its subnet were made (the first start with this state directory).</summary>
+    public DateTimeOffset NetworkCreated { get; set; }
     public long NextSeq { get; set; } = 1;
     public long NextTaskId { get; set; } = 1;
 
@@ -71,12 +73,18 @@ internal sealed class ControlState
     /// <summary>The public address that translates to the instance: its EIP if one is bound, else its ordinary public IP.</summary>
     public uint? EffectivePublicIp(Instance instance) => AddressBoundTo(instance.Id)?.Ip ?? instance.OrdinaryPublicIp;
 
+    /// <summary>
+    /// The public address the data plane translates to the instance now: its <see cref="EffectivePublicIp"/> while it
+    /// is powered, nothing while it is stopped (the address may still be held: KEEP_CHARGING, or an EIP).
+    /// </summary>
+    public uint? BoundPublicIp(Instance instance) => instance.IsStopped ? null : EffectivePublicIp(instance);
+
     /// <summary>Every public→private binding the data plane must hold.</summary>
     public IEnumerable<(uint PublicIp, uint PrivateIp)> Bindings()
     {
         foreach (var instance in _instances.Values)
         {
-            if (EffectivePublicIp(instance) is uint publicIp)
+            if (BoundPublicIp(instance) is uint publicIp)
             {
                 yield return (publicIp, instance.PrivateIp);
             }

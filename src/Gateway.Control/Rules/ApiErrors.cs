@@ -56,4 +56,14 @@ public static class ErrorCodes
     public const string AmountNotEqual = "InvalidParameterValue.AmountNotEqual";
     public const string NoAvailableIpInSubnet = "FailedOperation.NoAvailableIpAddressCountInSubnet";
     public const string SubnetNotExist = "InvalidParameterValue.SubnetNotExist";
+    public const string InstanceNameTooLong = "InvalidInstanceName.TooLong";
+    /// <summary>No public IP left for an instance that needs one (StartInstances after a STOP_CHARGING stop).</summary>
+    public const string EipInsufficient = "ResourcesSoldOut.EipInsufficient";
+    public const string MissingParameterAtLeastOne = "MissingParameter.AtLeastOne";
+
+    // vpc Describe* calls.
+    /// <summary>Ids and Filters together (DescribeVpcs, DescribeSubnets).</summary>
+    public const string ParameterCoexist = "InvalidParameter.Coexist";
+    /// <summary>An id of the wrong shape (vpc-xxxxxxxx, subnet-xxxxxxxx).</summary>
+    public const string ValueMalformed = "InvalidParameterValue.Malformed";
 }

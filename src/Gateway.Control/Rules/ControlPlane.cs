@@ -5,8 +5,19 @@ using Gateway.Packets;
 
 namespace Gateway.Control.Rules;
 
-/// <summary>An instance as listed: with the public address that translates to it (EIP or ordinary) and its EIP id.</summary>
-internal sealed record InstanceView(Instance Instance, uint? PublicIp, string? AddressId);
+/// <summary>
+/// An instance as listed: with the public address it holds (EIP or ordinary; kept while stopped with KEEP_CHARGING),
+/// its EIP id, and its state and latest operation's state at the time of listing.
+/// </summary>
+internal sealed record InstanceView(Instance Instance, uint? PublicIp, string? AddressId)
+{
+    public string State { get; init; } = InstanceStates.Running;
+
+    public string LatestOperationState { get; init; } = "SUCCESS";
+}
+
+/// <summary>The instance states DescribeInstancesStatus lists.</summary>
+internal sealed record InstanceStatusView(string InstanceId, string State);
 
 /// <summary>An EIP as listed: with the private address of the instance it is bound to.</summary>
 internal sealed record AddressView(ElasticAddress Address, uint? PrivateIp);
@@ -28,13 +39,26 @@ internal sealed record RunInstancesCommand(
     /// instances that token created and creates nothing, so a retried or replayed RunInstances cannot create twice.
     /// </summary>
     public string? ClientToken { get; init; }
+
+    /// <summary>The API request's id, kept as the instances' LatestOperationRequestId.</summary>
+    public string? RequestId { get; init; }
 }
 
-/// <summary>Limits the rules enforce.</summary>
+/// <summary>Limits the rules enforce, and how long the power transitions read.</summary>
 internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota, int MaxBandwidthOut = 65535)
 {
     public const int DefaultEipQuota = 20;
     public const int MaxIdsPerRequest = 100;
+    /// <summary>InstanceName's limit in RunInstances and ModifyInstancesAttribute (cvm: InvalidInstanceName.TooLong).</summary>
+    public const int MaxInstanceNameLength = 60;
+
+    /// <summary>
+    /// How long PENDING, STOPPING, STARTING and REBOOTING read before the instance reads as its target state. Zero (the
+    /// default) settles every change within its request: scripts that poll for RUNNING finish at their first poll and
+    /// scripts that do not poll still work. Every effect of a change is committed when it is accepted, whatever this is:
+    /// the transition is a label that ends at a stored time, so a restart never has a half-done change to finish.
+    /// </summary>
+    public TimeSpan TransitionTime { get; init; }
 }
 
 /// <summary>
@@ -131,7 +155,31 @@ internal sealed class ControlPlane
     {
         lock (_lock)
         {
-            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceView(i, _state.EffectivePublicIp(i), _state.AddressBoundTo(i.Id)?.Id))];
+            var now = _clock.GetUtcNow();
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceView(i, _state.EffectivePublicIp(i), _state.AddressBoundTo(i.Id)?.Id)
+            {
+                State = i.StateAt(now),
+                LatestOperationState = i.LatestOperationStateAt(now),
+            })];
+        }
+    }
+
+    /// <summary>The state of every instance now, in creation order.</summary>
+    public IReadOnlyList<InstanceStatusView> InstanceStatuses()
+    {
+        lock (_lock)
+        {
+            var now = _clock.GetUtcNow();
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => new InstanceStatusView(i.Id, i.StateAt(now)))];
+        }
+    }
+
+    /// <summary>The VPC, the subnet, when they were made and the private addresses in use (DescribeVpcs, DescribeSubnets).</summary>
+    public (DateTimeOffset Created, int UsedPrivateIps) NetworkUsage()
+    {
+        lock (_lock)
+        {
+            return (_state.NetworkCreated, _state.Instances.Values.Count(i => _state.Subnet.Contains(i.PrivateIp)));
         }
     }
 
@@ -203,8 +251,13 @@ internal sealed class ControlPlane
                 }
             }
         }
+        if (command.Name.Length > ControlPlaneLimits.MaxInstanceNameLength)
+        {
+            throw new ApiException(ErrorCodes.InstanceNameTooLong, $"InstanceName has {command.Name.Length} characters; at most {ControlPlaneLimits.MaxInstanceNameLength} are accepted.");
+        }
         bool wantsPublic = command.BandwidthOut > 0 && command.PublicIpAssigned != false;
         var now = Now();
+        var transition = Transition(InstanceStates.Pending);
         var ids = new List<string>(command.Count);
         for (int n = 0; n < command.Count; n++)
         {
@@ -213,7 +266,13 @@ internal sealed class ControlPlane
             string id = ResourceIds.New(ResourceIds.InstancePrefix, m.IsInstanceIdTaken);
             string name = command.Count > 1 && command.Name.Length > 0 ? $"{command.Name}-{n + 1}" : command.Name;
             m.Put(new Instance(id, m.NextSeq(), name, privateIp, publicIp, command.BandwidthOut, command.InternetChargeType,
-                command.PublicIpAssigned ?? command.BandwidthOut > 0, command.Zone, command.InstanceType, command.ImageId, now));
+                command.PublicIpAssigned ?? command.BandwidthOut > 0, command.Zone, command.InstanceType, command.ImageId, now)
+            {
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "RunInstances",
+                LatestOperationRequestId = command.RequestId,
+            });
             ids.Add(id);
         }
         if (command.ClientToken is { } newToken)
@@ -225,7 +284,13 @@ internal sealed class ControlPlane
 
     public void TerminateInstances(IReadOnlyList<string> instanceIds, bool releaseAddress) => Mutate(m =>
     {
-        foreach (var instance in RequireInstances(m, instanceIds))
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "TerminateInstances", InstanceStates.Running, InstanceStates.Stopped);
+        }
+        foreach (var instance in instances)
         {
             if (instance.OrdinaryPublicIp is uint publicIp)
             {
@@ -252,9 +317,21 @@ internal sealed class ControlPlane
     public void ResetInternetMaxBandwidth(IReadOnlyList<string> instanceIds, int bandwidthOut) => Mutate(m =>
     {
         CheckBandwidth(bandwidthOut);
-        foreach (var instance in RequireInstances(m, instanceIds))
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "ResetInstancesInternetMaxBandwidth", InstanceStates.Running, InstanceStates.Stopped);
+        }
+        foreach (var instance in instances)
         {
             var changed = instance with { BandwidthOut = bandwidthOut };
+            if (IsReleasedWhileStopped(instance))
+            {
+                // Stopped with STOP_CHARGING: no public IP until start; the bandwidth decides whether start assigns one.
+                m.Put(changed with { PublicIpOnStart = bandwidthOut > 0 && (instance.PublicIpOnStart || instance.BandwidthOut == 0) && m.AddressBoundTo(instance.Id) is null });
+                continue;
+            }
             if (bandwidthOut == 0 && instance.OrdinaryPublicIp is uint publicIp)
             {
                 // No bandwidth, no internet access: the ordinary public IP goes back to the pool.
@@ -266,6 +343,120 @@ internal sealed class ControlPlane
                 changed = changed with { OrdinaryPublicIp = m.TakePublicIp(), PublicIpAssigned = true };
             }
             m.Put(changed);
+        }
+        return 0;
+    });
+
+    /// <summary>
+    /// StopInstances: RUNNING instances read STOPPING, then STOPPED. Their binding leaves the data plane at once.
+    /// STOP_CHARGING releases the ordinary public IP to the pool (behind every free address) and start assigns a new
+    /// one; KEEP_CHARGING keeps it; an EIP stays bound either way. The cloud accepts no-charge stops only from
+    /// pay-as-you-go instances with cloud disks, which every emulated instance is.
+    /// </summary>
+    public void StopInstances(IReadOnlyList<string> instanceIds, string stopType, string stoppedMode, string? requestId) => Mutate(m =>
+    {
+        CheckStopType(stopType);
+        if (stoppedMode is not (StopModes.KeepCharging or StopModes.StopCharging))
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValue, $"StoppedMode must be {StopModes.KeepCharging} or {StopModes.StopCharging}, not '{stoppedMode}'.");
+        }
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "StopInstances", InstanceStates.Running);
+        }
+        var transition = Transition(InstanceStates.Stopping);
+        foreach (var instance in instances)
+        {
+            var stopped = instance with
+            {
+                Power = InstanceStates.Stopped,
+                StopMode = stoppedMode,
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "StopInstances",
+                LatestOperationRequestId = requestId,
+                PublicIpOnStart = false,
+            };
+            if (stoppedMode == StopModes.StopCharging && instance.OrdinaryPublicIp is uint publicIp)
+            {
+                m.ReturnPublicIp(publicIp);
+                stopped = stopped with { OrdinaryPublicIp = null, PublicIpOnStart = true };
+            }
+            m.Put(stopped);
+        }
+        return 0;
+    });
+
+    /// <summary>
+    /// StartInstances: STOPPED instances read STARTING, then RUNNING; their binding is back at once, with a new
+    /// ordinary public IP (the pool's longest-free address) when a STOP_CHARGING stop released the old one.
+    /// </summary>
+    public void StartInstances(IReadOnlyList<string> instanceIds, string? requestId) => Mutate(m =>
+    {
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "StartInstances", InstanceStates.Stopped);
+        }
+        var transition = Transition(InstanceStates.Starting);
+        foreach (var instance in instances)
+        {
+            var started = instance with
+            {
+                Power = InstanceStates.Running,
+                StopMode = "",
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "StartInstances",
+                LatestOperationRequestId = requestId,
+                PublicIpOnStart = false,
+            };
+            if (instance.PublicIpOnStart && instance.OrdinaryPublicIp is null && instance.BandwidthOut > 0 && m.AddressBoundTo(instance.Id) is null)
+            {
+                started = started with { OrdinaryPublicIp = m.TakePublicIp(ErrorCodes.EipInsufficient) };
+            }
+            m.Put(started);
+        }
+        return 0;
+    });
+
+    /// <summary>RebootInstances: RUNNING instances read REBOOTING, then RUNNING; addresses and bindings stay.</summary>
+    public void RebootInstances(IReadOnlyList<string> instanceIds, string stopType, string? requestId) => Mutate(m =>
+    {
+        CheckStopType(stopType);
+        var now = _clock.GetUtcNow();
+        var instances = RequireInstances(m, instanceIds);
+        foreach (var instance in instances)
+        {
+            RequireState(instance, now, "RebootInstances", InstanceStates.Running);
+        }
+        var transition = Transition(InstanceStates.Rebooting);
+        foreach (var instance in instances)
+        {
+            m.Put(instance with
+            {
+                Transition = transition.State,
+                TransitionUntil = transition.Until,
+                LatestOperation = "RebootInstances",
+                LatestOperationRequestId = requestId,
+            });
+        }
+        return 0;
+    });
+
+    /// <summary>ModifyInstancesAttribute's InstanceName, in any state.</summary>
+    public void RenameInstances(IReadOnlyList<string> instanceIds, string name) => Mutate(m =>
+    {
+        if (name.Length > ControlPlaneLimits.MaxInstanceNameLength)
+        {
+            throw new ApiException(ErrorCodes.InstanceNameTooLong, $"InstanceName has {name.Length} characters; at most {ControlPlaneLimits.MaxInstanceNameLength} are accepted.");
+        }
+        foreach (var instance in RequireInstances(m, instanceIds))
+        {
+            m.Put(instance with { Name = name });
         }
         return 0;
     });
@@ -318,6 +509,10 @@ internal sealed class ControlPlane
             m.ReturnPublicIp(publicIp);
             m.Put(instance with { OrdinaryPublicIp = null });
         }
+        else if (instance.PublicIpOnStart)
+        {
+            m.Put(instance with { PublicIpOnStart = false }); // the EIP is its public address from now on, also after start.
+        }
         m.Put(eip with { InstanceId = instance.Id });
         return m.AddTask("AssociateAddress");
     });
@@ -335,9 +530,27 @@ internal sealed class ControlPlane
         // The API's ReallocateNormalPublicIp=false opts out; leaving it out follows the seed.
         if (reallocateNormalPublicIp != false && instance.BandwidthOut > 0)
         {
-            m.Put(instance with { OrdinaryPublicIp = m.TakePublicIp() });
+            // Stopped with STOP_CHARGING the instance holds no public IP: it gets its new one when it starts.
+            m.Put(IsReleasedWhileStopped(instance) ? instance with { PublicIpOnStart = true } : instance with { OrdinaryPublicIp = m.TakePublicIp() });
         }
         return m.AddTask("DisassociateAddress");
+    });
+
+    /// <summary>Refuses an EIP id of the wrong shape or of nothing, with the codes of every EIP call; changes nothing.</summary>
+    public void RequireAddressExists(string addressId)
+    {
+        lock (_lock)
+        {
+            RequireAddress(new Mutation(_state), addressId);
+        }
+    }
+
+    /// <summary>ModifyAddressAttribute's AddressName.</summary>
+    public void RenameAddress(string addressId, string name) => Mutate(m =>
+    {
+        var eip = RequireAddress(m, addressId);
+        m.Put(eip with { Name = name });
+        return 0;
     });
 
     public long ReleaseAddresses(IReadOnlyList<string> addressIds) => Mutate(m =>
@@ -435,7 +648,7 @@ internal sealed class ControlPlane
             if (_state.Instances.TryGetValue(id, out var instance))
             {
                 privateIps[id] = instance.PrivateIp;
-                result[id] = _state.EffectivePublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
+                result[id] = _state.BoundPublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
             }
         }
         return result;
@@ -470,6 +683,35 @@ internal sealed class ControlPlane
     {
         var now = _clock.GetUtcNow();
         return new DateTimeOffset(now.Ticks - (now.Ticks % TimeSpan.TicksPerSecond), TimeSpan.Zero); // the API shows whole seconds.
+    }
+
+    /// <summary>The transitional state to show and until when, or none when transitions take no time.</summary>
+    private (string? State, DateTimeOffset Until) Transition(string state) =>
+        _limits.TransitionTime > TimeSpan.Zero ? (state, _clock.GetUtcNow() + _limits.TransitionTime) : (null, default);
+
+    /// <summary>Stopped with STOP_CHARGING: its ordinary public IP went back to the pool and comes back (a new one) at start.</summary>
+    private static bool IsReleasedWhileStopped(Instance instance) => instance.IsStopped && instance.StopMode == StopModes.StopCharging;
+
+    /// <summary>Refuses with the cloud's code for the instance's state (UnsupportedOperation.InstanceStateStopped, …) unless it is one of <paramref name="allowed"/>.</summary>
+    private static void RequireState(Instance instance, DateTimeOffset now, string action, params string[] allowed)
+    {
+        string state = instance.StateAt(now);
+        if (!allowed.Contains(state))
+        {
+            string needed = allowed.Length == 1 ? allowed[0] : string.Join(" or ", allowed);
+            string wait = state is InstanceStates.Pending or InstanceStates.Stopping or InstanceStates.Starting or InstanceStates.Rebooting
+                ? $" until {instance.TransitionUntil.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture)}; poll DescribeInstancesStatus and try again when it reads {instance.Power}"
+                : "";
+            throw new ApiException(InstanceStates.UnsupportedCode(state), $"{action} needs {needed} instances; {instance.Id} is {state}{wait}.");
+        }
+    }
+
+    private static void CheckStopType(string stopType)
+    {
+        if (stopType is not ("SOFT" or "HARD" or "SOFT_FIRST"))
+        {
+            throw new ApiException(ErrorCodes.InvalidParameterValue, $"StopType must be SOFT, HARD or SOFT_FIRST, not '{stopType}'.");
+        }
     }
 
     private void CheckBandwidth(int bandwidth)

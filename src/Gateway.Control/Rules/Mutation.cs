@@ -83,8 +83,8 @@ internal sealed class Mutation
         return _state.TryGetInstanceByPrivateIp(ip, out string owner) && !_instances.ContainsKey(owner);
     }
 
-    /// <summary>Hands out the pool address that has been free longest.</summary>
-    public uint TakePublicIp()
+    /// <summary>Hands out the pool address that has been free longest; an empty pool is <paramref name="exhaustedCode"/>.</summary>
+    public uint TakePublicIp(string exhaustedCode = ErrorCodes.ResourceInsufficient)
     {
         foreach (var (_, ip) in _state.Pool.FreeInOrder())
         {
@@ -102,7 +102,7 @@ internal sealed class Mutation
                 return ip;
             }
         }
-        throw new ApiException(ErrorCodes.ResourceInsufficient,
+        throw new ApiException(exhaustedCode,
             $"The public IP pool has no free address: all {_state.Pool.MemberCount} addresses of --public-pool are held by instances or EIPs. Release an EIP, terminate an instance, or start the gateway with a larger --public-pool.");
     }
 

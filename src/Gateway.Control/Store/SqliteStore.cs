@@ -19,7 +19,23 @@ namespace Gateway.Control.Store;
 internal sealed class SqliteStore : IDisposable
 {
     public const string FileName = "gateway.db";
-    private const int SchemaVersion = 1;
+    private const int SchemaVersion = 2;
+
+    /// <summary>
+    /// Schema 2's power-state columns of <c>instances</c> (see <see cref="Instance.Power"/>): the target power, the
+    /// transitional state shown until <c>transition_until</c> (Unix milliseconds), the stop mode, whether start assigns a
+    /// public IP, and the latest operation with its request id.
+    /// </summary>
+    private static readonly string[] s_powerColumns =
+    [
+        "power TEXT NOT NULL DEFAULT 'RUNNING'",
+        "transition TEXT",
+        "transition_until INTEGER NOT NULL DEFAULT 0",
+        "stop_mode TEXT NOT NULL DEFAULT ''",
+        "public_ip_on_start INTEGER NOT NULL DEFAULT 0",
+        "latest_operation TEXT NOT NULL DEFAULT 'RunInstances'",
+        "latest_request TEXT",
+    ];
 
     private readonly SqliteConnection _connection;
 
@@ -66,7 +82,8 @@ internal sealed class SqliteStore : IDisposable
                 id TEXT PRIMARY KEY, seq INTEGER NOT NULL, name TEXT NOT NULL,
                 private_ip INTEGER NOT NULL UNIQUE, public_ip INTEGER UNIQUE,
                 bandwidth INTEGER NOT NULL, charge_type TEXT NOT NULL, public_ip_assigned INTEGER NOT NULL,
-                zone TEXT NOT NULL, instance_type TEXT NOT NULL, image_id TEXT NOT NULL, created TEXT NOT NULL);
+                zone TEXT NOT NULL, instance_type TEXT NOT NULL, image_id TEXT NOT NULL, created TEXT NOT NULL
+                {{PowerColumns}});
             CREATE TABLE IF NOT EXISTS addresses(
                 id TEXT PRIMARY KEY, seq INTEGER NOT NULL, name TEXT NOT NULL, ip INTEGER NOT NULL UNIQUE,
                 instance_id TEXT UNIQUE REFERENCES instances(id) DEFERRABLE INITIALLY DEFERRED,
@@ -74,10 +91,19 @@ internal sealed class SqliteStore : IDisposable
             CREATE TABLE IF NOT EXISTS pool_free(ip INTEGER PRIMARY KEY, freed_seq INTEGER NOT NULL);
             CREATE TABLE IF NOT EXISTS tasks(id INTEGER PRIMARY KEY, action TEXT NOT NULL, created TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS client_tokens(token TEXT PRIMARY KEY, instance_ids TEXT NOT NULL, created TEXT NOT NULL);
-            """, tx);
+            """.Replace("{{PowerColumns}}", ", " + string.Join(", ", s_powerColumns), StringComparison.Ordinal), tx);
         string? version = GetMeta(connection, "schema", tx);
         if (version is null)
         {
+            SetMeta(connection, "schema", SchemaVersion.ToString(CultureInfo.InvariantCulture), tx);
+        }
+        else if (version == "1")
+        {
+            // Version 1 had no power states: every instance ran. The columns' defaults say exactly that.
+            foreach (string column in s_powerColumns)
+            {
+                Execute(connection, $"ALTER TABLE instances ADD COLUMN {column};", tx);
+            }
             SetMeta(connection, "schema", SchemaVersion.ToString(CultureInfo.InvariantCulture), tx);
         }
         else if (version != SchemaVersion.ToString(CultureInfo.InvariantCulture))
@@ -107,7 +133,11 @@ internal sealed class SqliteStore : IDisposable
     {
         var state = new ControlState(new PublicPool(poolMembers), subnet, vpcId, subnetId);
         var held = new HashSet<uint>();
-        using (var cmd = Command("SELECT id, seq, name, private_ip, public_ip, bandwidth, charge_type, public_ip_assigned, zone, instance_type, image_id, created FROM instances ORDER BY seq"))
+        using (var cmd = Command("""
+            SELECT id, seq, name, private_ip, public_ip, bandwidth, charge_type, public_ip_assigned, zone, instance_type, image_id, created,
+                power, transition, transition_until, stop_mode, public_ip_on_start, latest_operation, latest_request
+            FROM instances ORDER BY seq
+            """))
         using (var r = cmd.ExecuteReader())
         {
             while (r.Read())
@@ -116,7 +146,16 @@ internal sealed class SqliteStore : IDisposable
                     r.GetString(0), r.GetInt64(1), r.GetString(2), (uint)r.GetInt64(3),
                     r.IsDBNull(4) ? null : (uint)r.GetInt64(4),
                     r.GetInt32(5), r.GetString(6), r.GetInt64(7) != 0, r.GetString(8), r.GetString(9), r.GetString(10),
-                    ParseTime(r.GetString(11)));
+                    ParseTime(r.GetString(11)))
+                {
+                    Power = r.GetString(12),
+                    Transition = r.IsDBNull(13) ? null : r.GetString(13),
+                    TransitionUntil = DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(14)),
+                    StopMode = r.GetString(15),
+                    PublicIpOnStart = r.GetInt64(16) != 0,
+                    LatestOperation = r.GetString(17),
+                    LatestOperationRequestId = r.IsDBNull(18) ? null : r.GetString(18),
+                };
                 state.Load(instance);
                 if (instance.OrdinaryPublicIp is uint ip)
                 {
@@ -204,10 +243,15 @@ internal sealed class SqliteStore : IDisposable
         foreach (var i in change.PutInstances)
         {
             using var cmd = Command("""
-                INSERT INTO instances(id, seq, name, private_ip, public_ip, bandwidth, charge_type, public_ip_assigned, zone, instance_type, image_id, created)
-                VALUES ($id, $seq, $name, $private, $public, $bw, $charge, $assigned, $zone, $type, $image, $created)
+                INSERT INTO instances(id, seq, name, private_ip, public_ip, bandwidth, charge_type, public_ip_assigned, zone, instance_type, image_id, created,
+                    power, transition, transition_until, stop_mode, public_ip_on_start, latest_operation, latest_request)
+                VALUES ($id, $seq, $name, $private, $public, $bw, $charge, $assigned, $zone, $type, $image, $created,
+                    $power, $transition, $until, $stopMode, $ipOnStart, $operation, $request)
                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, private_ip = excluded.private_ip, public_ip = excluded.public_ip,
-                    bandwidth = excluded.bandwidth, charge_type = excluded.charge_type, public_ip_assigned = excluded.public_ip_assigned
+                    bandwidth = excluded.bandwidth, charge_type = excluded.charge_type, public_ip_assigned = excluded.public_ip_assigned,
+                    power = excluded.power, transition = excluded.transition, transition_until = excluded.transition_until,
+                    stop_mode = excluded.stop_mode, public_ip_on_start = excluded.public_ip_on_start,
+                    latest_operation = excluded.latest_operation, latest_request = excluded.latest_request
                 """, tx);
             cmd.Parameters.AddWithValue("$id", i.Id);
             cmd.Parameters.AddWithValue("$seq", i.Seq);
@@ -221,6 +265,13 @@ internal sealed class SqliteStore : IDisposable
             cmd.Parameters.AddWithValue("$type", i.InstanceType);
             cmd.Parameters.AddWithValue("$image", i.ImageId);
             cmd.Parameters.AddWithValue("$created", FormatTime(i.CreatedTime));
+            cmd.Parameters.AddWithValue("$power", i.Power);
+            cmd.Parameters.AddWithValue("$transition", (object?)i.Transition ?? DBNull.Value);
+            cmd.Parameters.AddWithValue("$until", i.TransitionUntil.ToUnixTimeMilliseconds());
+            cmd.Parameters.AddWithValue("$stopMode", i.StopMode);
+            cmd.Parameters.AddWithValue("$ipOnStart", i.PublicIpOnStart ? 1 : 0);
+            cmd.Parameters.AddWithValue("$operation", i.LatestOperation);
+            cmd.Parameters.AddWithValue("$request", (object?)i.LatestOperationRequestId ?? DBNull.Value);
             cmd.ExecuteNonQuery();
         }
         foreach (var a in change.PutAddresses)
@@ -290,8 +341,8 @@ internal sealed class SqliteStore : IDisposable
     }
 
     /// <summary>
-    /// The bindings the database implies, read straight from the tables (not from memory): each instance's EIP if
-    /// it has one, else its ordinary public IP. What the data-plane table must equal.
+    /// The bindings the database implies, read straight from the tables (not from memory): each powered instance's EIP
+    /// if it has one, else its ordinary public IP (a stopped instance translates nothing). What the data-plane table must equal.
     /// </summary>
     public IReadOnlyList<(uint PublicIp, uint PrivateIp)> ReadBindings()
     {
@@ -299,7 +350,7 @@ internal sealed class SqliteStore : IDisposable
         using var cmd = Command("""
             SELECT COALESCE(a.ip, i.public_ip), i.private_ip
             FROM instances i LEFT JOIN addresses a ON a.instance_id = i.id
-            WHERE COALESCE(a.ip, i.public_ip) IS NOT NULL
+            WHERE COALESCE(a.ip, i.public_ip) IS NOT NULL AND i.power <> 'STOPPED'
             """);
         using var r = cmd.ExecuteReader();
         while (r.Read())

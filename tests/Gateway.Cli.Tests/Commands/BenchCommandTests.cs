@@ -12,11 +12,11 @@ public sealed class BenchCommandTests
         try
         {
             string output = Path.Combine(dir, "bench.json");
-            int exit = BenchCommand.Run(new ArgReader(
+            int exit = GatewayCommandLine.Execute(
             [
-                "--bindings", "2048", "--workers", "2", "--churn", "10000", "--duration", "0.5", "--warmup", "0.2",
+                "bench", "--bindings", "2048", "--workers", "2", "--churn", "10000", "--duration", "0.5", "--warmup", "0.2",
                 "--ring", "4096", "--frame-size", "imix", "--no-progress", "--output", output,
-            ]));
+            ]);
 
             Assert.Equal(ExitCodes.Ok, exit);
             using var json = JsonDocument.Parse(File.ReadAllText(output));
@@ -45,11 +45,11 @@ public sealed class BenchCommandTests
     [InlineData("--churn", "-1")]
     public void OutOfRangeOption_IsAUsageError(string option, string value)
     {
-        var e = Assert.Throws<UsageException>(() => BenchCommand.Run(new ArgReader([option, value, "--duration", "0.1"])));
+        var e = Assert.Throws<UsageException>(() => GatewayCommandLine.Execute(["bench", option, value, "--duration", "0.1"]));
         Assert.Contains(option, e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
     public void UnknownOption_IsAUsageError() =>
-        Assert.Throws<UsageException>(() => BenchCommand.Run(new ArgReader(["--frames", "10"])));
+        Assert.Throws<UsageException>(() => GatewayCommandLine.Execute(["bench", "--frames", "10"]));
 }

@@ -85,6 +85,56 @@ public sealed class CtlCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task VpcsSubnetsAndZones_ShowWhatTheDaemonEmulates()
+    {
+        var vpcs = await Ctl("vpcs");
+        Assert.Equal(0, vpcs.Exit);
+        Assert.Matches($@"{_host.VpcId}\s+Default-VPC\s+10\.4\.0\.0/24\s+yes", vpcs.Out);
+
+        var subnets = await Ctl("subnets");
+        Assert.Matches($@"{_host.SubnetId}\s+{_host.VpcId}\s+Default-Subnet\s+10\.4\.0\.0/24\s+ap-guangzhou-1\s+253 of 253", subnets.Out);
+
+        Assert.Matches(@"ap-guangzhou-1\s+Guangzhou Zone 1\s+100001\s+AVAILABLE", (await Ctl("zones")).Out);
+    }
+
+    [Fact]
+    public async Task StopStartAndRename_ShowTheStateAndThePublicIpsFate()
+    {
+        var created = await Ctl("create", "--bandwidth", "5");
+        string ins = created.Out.Split('\n')[1].Split(' ')[0];
+
+        var stopped = await Ctl("stop", ins, "--stopped-mode", "STOP_CHARGING", "--stop-type", "HARD");
+        Assert.Equal(0, stopped.Exit);
+        Assert.Matches($@"{ins}\s+\S+\s+10\.4\.0\.2\s+-\s+-\s+5 Mbps\s+STOPPED \(STOP_CHARGING\)", stopped.Out);
+
+        var again = await Ctl("stop", ins);
+        Assert.Equal(1, again.Exit);
+        Assert.Contains("UnsupportedOperation.InstanceStateStopped", again.Err, StringComparison.Ordinal);
+
+        var started = await Ctl("start", ins, "--wait");
+        Assert.Equal(0, started.Exit);
+        Assert.Matches($@"{ins}\s+\S+\s+10\.4\.0\.2\s+203\.0\.113\.2\s+-\s+5 Mbps\s+RUNNING", started.Out); // .1 was released: a new one
+
+        Assert.Matches($@"{ins}\s+renamed\s", (await Ctl("rename", ins, "renamed")).Out);
+        var allocated = await Ctl("allocate");
+        string eip = allocated.Out.Split('\n')[1].Split(' ')[0];
+        Assert.Matches($@"{eip}\s+\S+\s+UNBIND\s+-\s+-\s+front", (await Ctl("rename", eip, "front")).Out);
+        Assert.Matches($@"{ins}\s+renamed\s.*RUNNING", (await Ctl("reboot", ins)).Out);
+    }
+
+    [Theory]
+    [InlineData(new[] { "rename", "sg-12345678", "x" }, "rename needs an instance id (ins-...) or an EIP id (eip-...)")]
+    [InlineData(new[] { "stop", "ins-12345678", "--stopped-mode", "FREE" }, "--stopped-mode must be KEEP_CHARGING or STOP_CHARGING, not 'FREE'.")]
+    [InlineData(new[] { "start" }, "give at least 1 instance id (ins-...).")]
+    public async Task PowerAndRenameMistakes_ExitTwo(string[] args, string message)
+    {
+        var result = await Ctl(args);
+
+        Assert.Equal(2, result.Exit);
+        Assert.Contains(message, result.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Table_AlignsColumns()
     {
         string table = CtlCommand.Table(["A", "BB"], [["xyz", "1"], ["q", "22"]]);

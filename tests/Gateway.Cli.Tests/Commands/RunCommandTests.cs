@@ -24,7 +24,7 @@ public sealed class RunCommandTests
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --stats-interval 5", "--stats-interval needs a data path")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --if-backend pcap", "--if-backend needs a data path")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --if-backend packet", "this data path has none (TAP devices only)")]
-    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-if i --vpc-if v --if-backend xdp", "--if-backend 'xdp' is neither 'packet'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-if i --vpc-if v --if-backend xdp", "--if-backend must be packet or pcap, not 'xdp'")]
     public async Task CommandLineMistakes_ExitTwoNamingTheProblem(string arguments, string expected)
     {
         string state = Path.Combine(Path.GetTempPath(), "gw-runcmd-" + Guid.NewGuid().ToString("N"));

@@ -92,7 +92,7 @@ public sealed class ApiEnvelopeTests : IClassFixture<ApiFixture>
 
     [Fact]
     public async Task UnknownAction_IsInvalidAction() =>
-        Assert.Equal(ErrorCodes.InvalidAction, await ErrorCodeOf(new ApiFixture.Raw { Action = "DescribeVpcs" }));
+        Assert.Equal(ErrorCodes.InvalidAction, await ErrorCodeOf(new ApiFixture.Raw { Action = "CreateVpc" }));
 
     [Fact]
     public async Task MalformedJson_IsInvalidParameter() =>

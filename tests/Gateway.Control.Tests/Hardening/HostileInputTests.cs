@@ -100,6 +100,7 @@ public sealed class HostileInputTests : IClassFixture<PopulatedGateway>
             Add($"id: ReleaseAddresses AddressIds #{i}", f => f.Signed("ReleaseAddresses", $"{{\"AddressIds\":[{bad}]}}"), code);
             Add($"id: ReleaseAddresses a good and a bad id #{i}", f => f.Signed("ReleaseAddresses", $"{{\"AddressIds\":[\"{f.Eips[1]}\",{bad}]}}"), code);
             Add($"id: DescribeAddresses AddressIds #{i}", f => f.Signed("DescribeAddresses", $"{{\"AddressIds\":[{bad}]}}"), code);
+            Add($"id: ModifyAddressAttribute AddressId #{i}", f => f.Signed("ModifyAddressAttribute", $"{{\"AddressId\":{bad},\"AddressName\":\"x\"}}"), code);
         }
         for (int i = 0; i < s_badInstanceIds.Length; i++)
         {
@@ -110,9 +111,24 @@ public sealed class HostileInputTests : IClassFixture<PopulatedGateway>
             Add($"id: ResetInstancesInternetMaxBandwidth #{i}", f => f.Signed("ResetInstancesInternetMaxBandwidth",
                 $"{{\"InstanceIds\":[\"{f.Instances[1]}\",{bad}],\"InternetAccessible\":{{\"InternetMaxBandwidthOut\":0}}}}"), ErrorCodes.InstanceIdMalformed);
             Add($"id: DescribeInstances #{i}", f => f.Signed("DescribeInstances", $"{{\"InstanceIds\":[{bad}]}}"), ErrorCodes.InstanceIdMalformed);
+            foreach (string action in (string[])["StopInstances", "StartInstances", "RebootInstances", "DescribeInstancesStatus"])
+            {
+                Add($"id: {action} #{i}", f => f.Signed(action, $"{{\"InstanceIds\":[\"{f.Instances[1]}\",{bad}]}}"), ErrorCodes.InstanceIdMalformed);
+            }
+            Add($"id: ModifyInstancesAttribute #{i}", f => f.Signed("ModifyInstancesAttribute", $"{{\"InstanceIds\":[\"{f.Instances[1]}\",{bad}],\"InstanceName\":\"x\"}}"), ErrorCodes.InstanceIdMalformed);
         }
         Add("id: ReleaseAddresses unknown well-formed id", f => f.Signed("ReleaseAddresses", $"{{\"AddressIds\":[\"{f.Eips[1]}\",\"eip-zzzzzzzz\"]}}"), ErrorCodes.AddressIdNotFound);
         Add("id: TerminateInstances unknown well-formed id", f => f.Signed("TerminateInstances", $"{{\"InstanceIds\":[\"{f.Instances[1]}\",\"ins-zzzzzzzz\"]}}"), ErrorCodes.InstanceIdNotFound);
+        Add("id: StopInstances unknown well-formed id", f => f.Signed("StopInstances", $"{{\"InstanceIds\":[\"{f.Instances[1]}\",\"ins-zzzzzzzz\"],\"StoppedMode\":\"STOP_CHARGING\"}}"), ErrorCodes.InstanceIdNotFound);
+        Add("id: ModifyInstancesAttribute unknown well-formed id", f => f.Signed("ModifyInstancesAttribute", $"{{\"InstanceIds\":[\"{f.Instances[1]}\",\"ins-zzzzzzzz\"],\"InstanceName\":\"x\"}}"), ErrorCodes.InstanceIdNotFound);
+        Add("id: DescribeVpcs a malformed VpcId", f => f.Signed("DescribeVpcs", "{\"VpcIds\":[\"vpc-\"]}"), ErrorCodes.ValueMalformed);
+        Add("id: DescribeSubnets a malformed SubnetId", f => f.Signed("DescribeSubnets", "{\"SubnetIds\":[\"subnet-ABCDEFGH\"]}"), ErrorCodes.ValueMalformed);
+        Add("filter: DescribeSubnets an unknown filter", f => f.Signed("DescribeSubnets", "{\"Filters\":[{\"Name\":\"owner\",\"Values\":[\"me\"]}]}"), ErrorCodes.FilterInvalidKey);
+        Add("filter: DescribeVpcs ids and filters together", f => f.Signed("DescribeVpcs", "{\"VpcIds\":[\"vpc-12345678\"],\"Filters\":[{\"Name\":\"is-default\",\"Values\":[\"true\"]}]}"), ErrorCodes.ParameterCoexist);
+        Add("value: StopInstances an unknown StoppedMode", f => f.Signed("StopInstances", $"{{\"InstanceIds\":[\"{f.Instances[1]}\"],\"StoppedMode\":\"stop_charging\"}}"), ErrorCodes.InvalidParameterValue);
+        Add("value: RebootInstances an unknown StopType", f => f.Signed("RebootInstances", $"{{\"InstanceIds\":[\"{f.Instances[1]}\"],\"StopType\":\"REALLY_HARD\"}}"), ErrorCodes.InvalidParameterValue);
+        Add("state: StartInstances a running instance", f => f.Signed("StartInstances", $"{{\"InstanceIds\":[\"{f.Instances[1]}\"]}}"), "UnsupportedOperation.InstanceStateRunning");
+        Add("bound: ModifyInstancesAttribute a 61-character InstanceName", f => f.Signed("ModifyInstancesAttribute", $"{{\"InstanceIds\":[\"{f.Instances[1]}\"],\"InstanceName\":\"{new string('n', 61)}\"}}"), ErrorCodes.InstanceNameTooLong);
         Add("id: AssociateAddress to an unknown instance", f => f.Signed("AssociateAddress", $"{{\"AddressId\":\"{f.Eips[1]}\",\"InstanceId\":\"ins-zzzzzzzz\"}}"), ErrorCodes.InstanceIdNotFound);
 
         // Huge arrays and counts: at most 100 ids per request, as the real service.
@@ -243,7 +259,7 @@ public sealed class HostileInputTests : IClassFixture<PopulatedGateway>
 
     private static string Quote(string s) => System.Text.Json.JsonSerializer.Serialize(s);
 
-    private enum Kind { String, Int, Long, Bool, Strings, Object, Filters }
+    private enum Kind { String, Int, Long, Bool, Strings, Object, Filters, IntText }
 
     private static IEnumerable<(string Action, Func<PopulatedGateway, string> Base, string Parameter, Kind Kind)> Parameters()
     {
@@ -283,6 +299,27 @@ public sealed class HostileInputTests : IClassFixture<PopulatedGateway>
         yield return ("ResetInstancesInternetMaxBandwidth", reset, "InstanceIds", Kind.Strings);
         yield return ("ResetInstancesInternetMaxBandwidth", reset, "InternetAccessible", Kind.Object);
         yield return ("ResetInstancesInternetMaxBandwidth", reset, "InternetAccessible.InternetMaxBandwidthOut", Kind.Int);
+        Func<PopulatedGateway, string> instances = f => $"{{\"InstanceIds\":[\"{f.Instances[1]}\"]}}";
+        foreach (var (action, p, k) in (IEnumerable<(string, string, Kind)>)[
+            ("StopInstances", "InstanceIds", Kind.Strings), ("StopInstances", "StopType", Kind.String), ("StopInstances", "StoppedMode", Kind.String),
+            ("StopInstances", "StopChargingMode", Kind.String), ("StopInstances", "ForceStop", Kind.Bool),
+            ("StartInstances", "InstanceIds", Kind.Strings),
+            ("RebootInstances", "InstanceIds", Kind.Strings), ("RebootInstances", "StopType", Kind.String), ("RebootInstances", "ForceReboot", Kind.Bool),
+            ("DescribeInstancesStatus", "InstanceIds", Kind.Strings), ("DescribeInstancesStatus", "Offset", Kind.Int), ("DescribeInstancesStatus", "Limit", Kind.Int),
+            ("ModifyInstancesAttribute", "InstanceIds", Kind.Strings), ("ModifyInstancesAttribute", "InstanceName", Kind.String)])
+        {
+            yield return (action, instances, p, k);
+        }
+        Func<PopulatedGateway, string> addressName = f => $"{{\"AddressId\":\"{f.Eips[1]}\",\"AddressName\":\"n\"}}";
+        yield return ("ModifyAddressAttribute", addressName, "AddressId", Kind.String);
+        yield return ("ModifyAddressAttribute", addressName, "AddressName", Kind.String);
+        foreach (var (action, ids) in (IEnumerable<(string, string)>)[("DescribeVpcs", "VpcIds"), ("DescribeSubnets", "SubnetIds")])
+        {
+            yield return (action, empty, ids, Kind.Strings);
+            yield return (action, empty, "Filters", Kind.Filters);
+            yield return (action, empty, "Offset", Kind.IntText);
+            yield return (action, empty, "Limit", Kind.IntText);
+        }
     }
 
     private static string[] WrongValues(Kind kind) => kind switch
@@ -294,6 +331,8 @@ public sealed class HostileInputTests : IClassFixture<PopulatedGateway>
         Kind.Strings => ["\"ins-12345678\"", "[1]", "[null]", "{}", "[[]]", "[{}]", "[true]"],
         Kind.Object => ["\"x\"", "[]", "1", "true"],
         Kind.Filters => ["\"x\"", "{}", "[1]", "[{\"Name\":1,\"Values\":[]}]", "[{\"Name\":\"zone\",\"Values\":\"x\"}]", "[{\"Name\":\"zone\",\"Values\":[1]}]", "[[]]"],
+        // vpc's DescribeVpcs/DescribeSubnets Offset and Limit: "20" and 20 are both fine.
+        Kind.IntText => ["true", "[]", "{}", "[\"1\"]"],
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
 

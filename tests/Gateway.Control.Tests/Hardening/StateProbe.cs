@@ -93,11 +93,21 @@ internal static class StateProbe
             list.Add(who);
         }
         var instances = new Dictionary<string, (uint? PublicIp, int Bandwidth)>(StringComparer.Ordinal);
-        foreach (var row in Rows(connection, "SELECT id, public_ip, bandwidth FROM instances"))
+        var releasedWhileStopped = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var row in Rows(connection, "SELECT id, public_ip, bandwidth, power, stop_mode FROM instances"))
         {
             string id = (string)row[0]!;
             uint? pub = row[1] is long p ? (uint)p : null;
             instances[id] = (pub, (int)(long)row[2]!);
+            if ((string)row[3]! == "STOPPED" && (string)row[4]! == "STOP_CHARGING")
+            {
+                // Stopped without charging: no ordinary public IP until it starts.
+                releasedWhileStopped.Add(id);
+                if (pub is not null)
+                {
+                    problems.Add($"instance {id} is stopped with STOP_CHARGING but keeps the ordinary public IP {Ipv4Address.Format(pub.Value)}");
+                }
+            }
             if (pub is uint ip)
             {
                 Own(ip, "instance " + id);
@@ -146,7 +156,7 @@ internal static class StateProbe
             {
                 problems.Add($"instance {id} has both an EIP and an ordinary public IP");
             }
-            if (bandwidthImpliesPublicIp && bandwidth > 0 && !hasEip && pub is null)
+            if (bandwidthImpliesPublicIp && bandwidth > 0 && !hasEip && pub is null && !releasedWhileStopped.Contains(id))
             {
                 problems.Add($"instance {id} has bandwidth {bandwidth} but no public IP");
             }

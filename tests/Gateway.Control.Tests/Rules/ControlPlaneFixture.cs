@@ -6,6 +6,16 @@ using Gateway.Packets;
 
 namespace Gateway.Control.Rules.Tests;
 
+/// <summary>A clock the test moves by hand (power transitions end at stored times).</summary>
+internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}
+
 /// <summary>A control plane over a real SQLite store in a temporary directory and a real binding table.</summary>
 internal sealed class ControlPlaneFixture : IDisposable
 {
@@ -16,8 +26,11 @@ internal sealed class ControlPlaneFixture : IDisposable
     private readonly string _subnet;
     private readonly ControlPlaneLimits _limits;
 
-    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null)
+    private readonly TimeProvider? _clock;
+
+    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null, TimeProvider? clock = null)
     {
+        _clock = clock;
         Directory = directory ?? Path.Combine(Path.GetTempPath(), "gw-control-" + Guid.NewGuid().ToString("N"));
         _pools = pools ?? [DefaultPool];
         _subnet = subnet;
@@ -42,7 +55,7 @@ internal sealed class ControlPlaneFixture : IDisposable
         var members = _pools.SelectMany(p => Ipv4Cidr.Parse(p).Hosts()).ToList();
         State = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
         Table = new BindingTable();
-        Plane = new ControlPlane(State, Store, Table, _limits);
+        Plane = new ControlPlane(State, Store, Table, _limits, _clock);
         Plane.LoadTable();
         Plane.Changed += Events.Add;
     }

@@ -14,7 +14,7 @@ namespace Gateway.EndToEnd.Tests.Lab;
 /// control API as a user would, and read the daemon's counters from its stats file.
 /// </summary>
 /// <remarks>
-/// Instances: a and b stay as they are (traffic, hairpin, spoofing); c is for EIPs; d is terminated. The public pool
+/// Instances: a and b stay as they are (traffic, hairpin, spoofing); c is for EIPs; d is terminated; e is stopped and started. The public pool
 /// is 198.51.100.0/28 (on-link for the internet host), the VPC 10.0.5.0/24 with the gateway at 10.0.5.1.
 /// </remarks>
 public sealed class DaemonLab : IDisposable
@@ -49,7 +49,8 @@ public sealed class DaemonLab : IDisposable
                 Instance("a", "10.0.5.10", server("A")),
                 Instance("b", "10.0.5.20", server("B")),
                 Instance("c", "10.0.5.30", server("C")),
-                Instance("d", "10.0.5.40", server("D"))),
+                Instance("d", "10.0.5.40", server("D")),
+                Instance("e", "10.0.5.50", server("E"))),
         };
         TopologyPath = Path.Combine(_scripts, "topology.json");
         File.WriteAllText(TopologyPath, topology.ToJsonString());

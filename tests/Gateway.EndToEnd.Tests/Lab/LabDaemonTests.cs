@@ -82,6 +82,43 @@ public sealed class LabDaemonTests(DaemonLab lab) : IClassFixture<DaemonLab>
     }
 
     [Fact]
+    public void AStoppedInstancesPublicIpGoesSilent_AndAfterStartTrafficReachesItOnItsNewAddress()
+    {
+        string e = lab.InstanceOf["e"];
+        string first = Public("e");
+        Assert.Equal($"E {ClientAddress} 10.0.5.50", lab.Ask(Client, "tcp", first));
+
+        // KEEP_CHARGING: the instance keeps its address, but nothing translates to or from it while it is stopped.
+        lab.Call("cvm", "StopInstances", new JsonObject { ["InstanceIds"] = new JsonArray(e), ["StoppedMode"] = "KEEP_CHARGING" });
+        Assert.Equal(first, lab.Addresses("e").Public);
+        Assert.Null(lab.Ask(Client, "tcp", first, attempts: 1));
+        Assert.Null(lab.Ask(lab.Namespace("e"), "tcp", ClientAddress, attempts: 1));
+        lab.FlushClientNeighbours();
+        Assert.False(Ping(Client, first, count: 2));
+
+        lab.Call("cvm", "StartInstances", new JsonObject { ["InstanceIds"] = new JsonArray(e) });
+        Assert.Equal(first, Public("e"));
+        Assert.Equal($"E {ClientAddress} 10.0.5.50", lab.Ask(Client, "tcp", first));
+
+        // STOP_CHARGING: the address goes back to the pool; start gives the instance a new one, and traffic follows.
+        long announced = lab.GratuitousArps();
+        lab.Call("cvm", "StopInstances", new JsonObject { ["InstanceIds"] = new JsonArray(e), ["StoppedMode"] = "STOP_CHARGING" });
+        Assert.Null(lab.Addresses("e").Public);
+        Assert.Null(lab.Ask(Client, "tcp", first, attempts: 1));
+        lab.FlushClientNeighbours();
+        Assert.False(Ping(Client, first, count: 2));
+
+        lab.Call("cvm", "StartInstances", new JsonObject { ["InstanceIds"] = new JsonArray(e) });
+        string second = Public("e");
+        Assert.NotEqual(first, second);
+        Assert.True(NamespaceLab.Eventually(() => lab.GratuitousArps() > announced), lab.Stats());
+        Assert.Equal($"E {ClientAddress} 10.0.5.50", lab.Ask(Client, "tcp", second));
+        Assert.Equal($"inet {second} {ClientAddress}", lab.Ask(lab.Namespace("e"), "tcp", ClientAddress));
+        lab.FlushClientNeighbours();
+        Assert.False(Ping(Client, first, count: 2));
+    }
+
+    [Fact]
     public void TerminatingAnInstanceSilencesItsPublicIp()
     {
         string pub = Public("d");
