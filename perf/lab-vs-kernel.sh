@@ -36,7 +36,8 @@
 #            gw-arp) and the frames it received meanwhile (datapath-stats.json): frames per worker CPU-second. At the
 #            last rate, when `perf` is installed (Debian: linux-perf) and --no-profile is not given, the workers'
 #            call stacks are sampled and their CPU split into: the receivers' kernel work that a veth runs inline in
-#            the sender's sendmmsg (softirq), the AF_PACKET send path, other kernel work (poll, ring), user space.
+#            the sender's send call (softirq), the send path itself (sendmmsg/write), other kernel work (poll, reads,
+#            ring), user space.
 #
 # Everything made is named gwp-PID-… (kernel path) or gwl-lvkPID-… (the labs) and removed on exit, also on Ctrl-C.
 # Needs root. Runs scripts/setup.sh, then installs iperf3, netsniff-ng (trafgen), nftables and, optionally, linux-perf
@@ -347,9 +348,9 @@ EOF
       rec "$path" "udp.$rate.workers" "$(worker_count "$gateway_pid")"
       rec "$path" "udp.$rate.kernel_drops" "$(( $(stat_field "$gateway_stats" kernelDroppedPackets) - kdrops0 ))"
       if [ -n "$profiling" ] && [ -s "$tmp/perf-$path.data" ]; then
-        # Each worker sample in one class: the kernel's receive processing that a veth runs inline on the sending CPU
-        # (softirq under the worker's sendmmsg: bridge, the far host's stack), the send path itself (sendmmsg), the
-        # receive side (poll, ring), or the gateway's own code (user space).
+        # Each worker sample in one class: the kernel's receive processing that a veth or TAP write runs inline on the
+        # sending CPU (softirq under the worker's send: bridge, the far host's stack), the send path itself (sendmmsg on
+        # AF_PACKET, write/writev on a TAP), the rest of the kernel (poll, reads, the ring), or the gateway's own code.
         local shares
         shares=$(perf script -i "$tmp/perf-$path.data" -F comm,ip,sym 2>/dev/null | awk '
           BEGIN { RS = "" }
@@ -357,7 +358,7 @@ EOF
             soft = 0; send = 0; kernel = 0
             for (i = 2; i in lines; i++) {
               if (lines[i] ~ /do_softirq|handle_softirqs/) soft = 1
-              if (lines[i] ~ /__sys_sendmmsg/) send = 1
+              if (lines[i] ~ /__sys_sendmmsg|ksys_write|do_writev|__x64_sys_write/) send = 1
               if (lines[i] ~ /entry_SYSCALL|asm_/) kernel = 1
             }
             if (soft) s++; else if (send) t++; else if (kernel) r++; else u++ }
@@ -369,7 +370,7 @@ EOF
           rec "$path" "udp.$rate.profile.send_path" "$s_send"
           rec "$path" "udp.$rate.profile.other_kernel" "$s_rest"
           rec "$path" "udp.$rate.profile.user" "$s_user"
-          line="$line; worker CPU: $(printf '%.0f' "$(echo "$s_soft * 100" | bc -l)") % inline delivery downstream, $(printf '%.0f' "$(echo "$s_send * 100" | bc -l)") % sendmmsg, $(printf '%.0f' "$(echo "$s_rest * 100" | bc -l)") % other kernel, $(printf '%.0f' "$(echo "$s_user * 100" | bc -l)") % user"
+          line="$line; worker CPU: $(printf '%.0f' "$(echo "$s_soft * 100" | bc -l)") % inline delivery downstream, $(printf '%.0f' "$(echo "$s_send * 100" | bc -l)") % send path, $(printf '%.0f' "$(echo "$s_rest * 100" | bc -l)") % other kernel, $(printf '%.0f' "$(echo "$s_user * 100" | bc -l)") % user"
         fi
       fi
       line="$line; gateway: $((frames1 - frames0)) frames (kernel dropped $(( $(stat_field "$gateway_stats" kernelDroppedPackets) - kdrops0 ))) in $(echo "($ticks1 - $ticks0) / $hz" | bc -l | xargs printf '%.2f') worker CPU-s"

@@ -73,8 +73,11 @@ public sealed record LabDataPathOptions
     /// </summary>
     public InterfaceBackend InterfaceBackend { get; init; } = OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap;
 
-    /// <summary>Slots in each AF_PACKET queue's receive ring (frames the kernel can hold for a worker before it drops them).</summary>
-    public int PacketRingFrames { get; init; } = Live.PacketPort.DefaultRingFrames;
+    /// <summary>
+    /// Slots in each AF_PACKET queue's receive ring (frames the kernel can hold for a worker before it drops them);
+    /// 0 (default): <see cref="Live.PacketPort.DefaultRingFrames"/> for the number of workers.
+    /// </summary>
+    public int PacketRingFrames { get; init; }
 
     /// <summary>AF_PACKET sends skip the qdisc (<c>PACKET_QDISC_BYPASS</c>); off by default, see <see cref="Live.PacketPort.Open"/>.</summary>
     public bool PacketQdiscBypass { get; init; }
@@ -113,7 +116,10 @@ public sealed record LabDataPathOptions
             throw new ArgumentException($"Workers must be 1 to {MaxWorkers} (a TAP device has at most 256 queues); {Workers} was given.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(TapTxQueueLength, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(PacketRingFrames, 64);
+        if (PacketRingFrames is not 0 and < 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PacketRingFrames), PacketRingFrames, "An AF_PACKET ring needs at least 64 slots (0: the default).");
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(PollMilliseconds, 1);
         Neighbours.Validate();
     }

@@ -36,8 +36,12 @@ internal sealed unsafe class PacketPort : IFramePort, IBatchSendFailures
     /// <summary>A GSO super-frame: 64 KiB of IP datagram plus Ethernet and VLAN headers.</summary>
     public const int DefaultMaxFrameLength = 65_536 + 64;
 
-    /// <summary>Slots per queue's receive ring unless told otherwise: ~4 ms of 64-byte frames at 1 Mpps.</summary>
-    public const int DefaultRingFrames = 4096;
+    /// <summary>
+    /// Slots per queue's receive ring unless told otherwise: 4,096 (8 MiB of 2 KiB slots, ~4 ms of 64-byte frames at
+    /// 1 Mpps) for up to 8 queues, then fewer, down to 1,024, so that a port keeps to about 64 MiB of unswappable ring
+    /// memory on a machine with many cores (one queue per worker, one worker per core).
+    /// </summary>
+    public static int DefaultRingFrames(int queueCount) => Math.Clamp(32_768 / Math.Max(1, queueCount), 1024, 4096);
 
     /// <summary>Bytes the kernel may hold for one queue's cut frames (GSO super-frames) before it drops them.</summary>
     private const int ReceiveBufferBytes = 16 << 20;
@@ -88,18 +92,19 @@ internal sealed unsafe class PacketPort : IFramePort, IBatchSendFailures
     /// <exception cref="IOException">The interface cannot be used; the message says what failed, why it usually happens and what to do.</exception>
     /// <param name="name">The interface, in the caller's network namespace.</param>
     /// <param name="queueCount">Queues (sockets with rings) in the fanout group: one per worker.</param>
-    /// <param name="ringFrames">Slots per receive ring.</param>
+    /// <param name="ringFrames">Slots per receive ring; 0: <see cref="DefaultRingFrames"/>.</param>
     /// <param name="qdiscBypass">
     /// <c>PACKET_QDISC_BYPASS</c>: send straight to the driver. Off by default, because <c>__dev_direct_xmit</c> drops a frame
     /// that <c>validate_xmit_skb</c> had to segment (a GSO super-frame to a device without that offload: a NIC without
     /// USO, a veth after <c>ethtool -K … tso off</c>); through the normal path the kernel segments it in software.
     /// Measured on the veth lab it saves 5–10 % of a worker's CPU at 64-byte frames (perf/README.md).
     /// </param>
-    public static PacketPort Open(string name, int queueCount, int ringFrames = DefaultRingFrames, bool qdiscBypass = false)
+    public static PacketPort Open(string name, int queueCount, int ringFrames = 0, bool qdiscBypass = false)
     {
         ValidateName(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(queueCount, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(queueCount, 1024);
+        ringFrames = ringFrames == 0 ? DefaultRingFrames(queueCount) : ringFrames;
         ArgumentOutOfRangeException.ThrowIfLessThan(ringFrames, 64);
         var (ifIndex, mac, mtu) = Describe(name);
         int frameSize = SlotSize(mtu);
