@@ -66,6 +66,7 @@ internal static class LabPlots
 
         // UDP: loss against offered rate, one line per path.
         var udp = new Plot();
+        double maxLoss = 0;
         for (int p = 0; p < paths.Count; p++)
         {
             var points = paths[p].Value.GetProperty("udp64").EnumerateArray()
@@ -77,6 +78,7 @@ internal static class LabPlots
             {
                 continue;
             }
+            maxLoss = Math.Max(maxLoss, points.Max(x => x.Loss));
             var line = udp.Add.Scatter(points.Select(x => x.Offered).ToArray(), points.Select(x => x.Loss).ToArray());
             line.LegendText = paths[p].Name;
             line.Color = palette.GetColor(p);
@@ -85,7 +87,8 @@ internal static class LabPlots
         udp.Title("64-byte UDP through the lab: loss at each offered rate");
         udp.XLabel("offered rate (thousand frames per second, as the generator achieved it)");
         udp.YLabel("frames lost (%)");
-        udp.Axes.SetLimitsY(-2, Math.Max(10, udp.Axes.GetLimits().Top * 1.1));
+        udp.Axes.AutoScale();
+        udp.Axes.SetLimitsY(-2, Math.Max(10, maxLoss * 1.1));
         udp.ShowLegend(Alignment.UpperLeft);
         string udpFile = Path.Combine(outDir, "lab-vs-kernel-udp.png");
         udp.SavePng(udpFile, 900, 520);
