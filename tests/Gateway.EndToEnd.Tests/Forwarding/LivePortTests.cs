@@ -110,6 +110,25 @@ public abstract class LiveInterfaceTests
     }
 
     [Fact]
+    public void ForwardingOverLiveInterfacesAllocatesNothingPerFrame()
+    {
+        // Warm up: neighbours resolved on both sides, every code path jitted.
+        Assert.True(Ping(_lab.Internet, PublicA));
+        Assert.True(Ping(_lab.InstanceA, InternetHostAddress));
+        Assert.Equal($"A {InternetHostAddress} {PrivateA}", _lab.Ask(_lab.Internet, "tcp", PublicA));
+        Thread.Sleep(300); // let the workers finish their last batch and sample
+        var before = _lab.Path.WorkerAllocatedBytes;
+        long forwarded = _lab.Path.Snapshot().ForwardedPackets;
+
+        // 300 echo requests in, 300 replies out (flood mode, root only), spread over whichever workers fanout picks.
+        Assert.Equal(0, Shell.InNamespace(_lab.Internet, "ping", "-f", "-c", "300", "-W", "1", PublicA).ExitCode);
+        Assert.True(Eventually(() => _lab.Path.Snapshot().ForwardedPackets >= forwarded + 600));
+        Thread.Sleep(300);
+
+        Assert.Equal(before, _lab.Path.WorkerAllocatedBytes);
+    }
+
+    [Fact]
     public void ASpoofedSourceIsDroppedOverLiveInterfacesToo()
     {
         long spoofed = _lab.Path.Snapshot().DropPackets(DropReason.SpoofedSource);
