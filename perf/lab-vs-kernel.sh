@@ -5,7 +5,7 @@
 #                         [--rates "50000 100000 ... max"] [--pings N] [--workers N] [--kernel-rps] [--no-profile]
 #                         [--out FILE.json] [--no-build] [--no-plots]
 #
-# Defaults: every path, TCP 10 s per run, UDP 5 s at 50, 100, 200 and 300 kpps and top speed, 1,000 pings; writes
+# Defaults: every path, TCP 15 s per run (60 s of TCP per path: the GC row covers a 60-second run), UDP 5 s at 50, 100, 200 and 300 kpps and top speed, 1,000 pings; writes
 # perf/results/lab/lab-vs-kernel.json and .md, then perf/plots/lab-vs-kernel-{tcp,udp}.png. --quick: 3 s / 2 s,
 # 100 kpps and top speed, 200 pings (about two minutes).
 #
@@ -48,7 +48,7 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 paths="kernel gateway-tap gateway-veth"
-tcp_seconds=10
+tcp_seconds=15
 udp_seconds=5
 rates="50000 100000 200000 300000 max"
 pings=1000
@@ -274,6 +274,8 @@ EOF
   fi
   log "$path: ping p50 $(awk -v n="$got" 'NR==int((n-1)*0.50)+1' "$tmp/ping-$path.txt") ms, p99 $(awk -v n="$got" 'NR==int((n-1)*0.99)+1' "$tmp/ping-$path.txt") ms ($got/$pings answered)"
 
+  local gc0=""
+  [ -n "$gateway_pid" ] && gc0="$(stat_field "$gateway_stats" runtime.gen0Collections) $(stat_field "$gateway_stats" runtime.gen1Collections) $(stat_field "$gateway_stats" runtime.gen2Collections) $(stat_field "$gateway_stats" runtime.workerAllocatedBytes)"
   # TCP: iperf3, 1 and 4 streams, in (client sends) and out (-R: the instance sends).
   local streams dir flag
   for streams in 1 4; do
@@ -294,6 +296,16 @@ EOF
       fi
     done
   done
+
+  if [ -n "$gateway_pid" ]; then
+    sleep 1.5
+    local g0 g1 g2 a0 h0 h1 h2 b0
+    read -r g0 g1 g2 a0 <<<"$gc0"
+    read -r h0 h1 h2 b0 <<<"$(stat_field "$gateway_stats" runtime.gen0Collections) $(stat_field "$gateway_stats" runtime.gen1Collections) $(stat_field "$gateway_stats" runtime.gen2Collections) $(stat_field "$gateway_stats" runtime.workerAllocatedBytes)"
+    rec "$path" tcp.gc "$((h0 - g0))/$((h1 - g1))/$((h2 - g2))"
+    rec "$path" tcp.worker_allocated_bytes "$((b0 - a0))"
+    log "$path: during the TCP runs: GC gen0/1/2 $((h0 - g0))/$((h1 - g1))/$((h2 - g2)), workers allocated $((b0 - a0)) bytes"
+  fi
 
   # UDP: 64-byte frames at fixed offered rates, then at the generator's top speed.
   local mac smac
@@ -436,6 +448,9 @@ for name, p in paths.items():
         entry["error"] = p["error"]
     entry["ping"] = {"sent": num(p, "ping.sent"), "received": num(p, "ping.received"),
                      "p50Ms": num(p, "ping.p50_ms"), "p99Ms": num(p, "ping.p99_ms")}
+    if "tcp.gc" in p:
+        entry["tcpGcCollections"] = p["tcp.gc"] if isinstance(p["tcp.gc"], str) else str(p["tcp.gc"])
+        entry["tcpWorkerAllocatedBytes"] = num(p, "tcp.worker_allocated_bytes")
     entry["tcp"] = [{"direction": d, "streams": s, "gbps": num(p, f"tcp.{d}.{s}.gbps"),
                      "retransmits": num(p, f"tcp.{d}.{s}.retransmits"), "load": num(p, f"tcp.{d}.{s}.load")}
                     for s in (1, 4) for d in ("in", "out") if f"tcp.{d}.{s}.gbps" in p]
@@ -491,6 +506,12 @@ for s in (1, 4):
             cells.append("n/a" if v is None else f"{v:.2f}" + ("" if n == "kernel" else ratio(v, k)))
         label = f"TCP {s} stream{'s' if s > 1 else ''} {'into the VPC' if d == 'in' else 'out of the VPC'} (Gbps, iperf3 {float(tcp_s):g} s)"
         rows.append((label, cells))
+if any("tcpGcCollections" in result["paths"][n] for n in names):
+    cells = []
+    for n in names:
+        e = result["paths"][n]
+        cells.append(f"{e['tcpGcCollections']}, {int(e['tcpWorkerAllocatedBytes'] or 0):,} B" if "tcpGcCollections" in e else "—")
+    rows.append((f"gateway GC collections gen0/1/2 and worker bytes allocated over the TCP runs ({4 * float(tcp_s):g} s)", cells))
 for key, label in (("p50Ms", "ping p50 (ms)"), ("p99Ms", "ping p99 (ms)")):
     cells = []
     for n in names:
