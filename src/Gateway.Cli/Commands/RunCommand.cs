@@ -24,7 +24,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "run the gateway daemon: control-plane API and data plane").WithEpilog("""
             Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
-            --internet-tap/--internet-if and --vpc-tap/--vpc-if; --if-backend, --workers and --tap-offloads say how.
+            --internet-tap/--internet-if and --vpc-tap/--vpc-if; --if-backend, --workers, --tap-offloads and --worker-priority say how.
             Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
             SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
             """);
@@ -46,18 +46,21 @@ internal static class RunCommand
         var ifBackend = command.Define(CliSymbols.Choice("--if-backend",
             "how --internet-if/--vpc-if are opened: packet (default on Linux): AF_PACKET rings, a queue per worker, GSO super-frames and partial checksums pass whole; pcap: libpcap, one queue, no offloads (hosts behind the interface then need ethtool -K DEV tx off)",
             OperatingSystem.IsLinux() ? "packet" : "pcap", [("packet", InterfaceBackend.Packet), ("pcap", InterfaceBackend.Pcap)]));
-        var workers = command.Define(CliSymbols.OptionalInt("--workers", "n",
-            "data-path worker threads (default: one per core); each owns one queue of every port (a TAP gets <n> queues, an AF_PACKET interface <n> sockets in a fanout group; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
-            1, LabDataPathOptions.MaxWorkers));
-        var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
-            "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (default on); off gives plain MTU-sized frames, one system call each way per frame",
-            "on", [("on", true), ("off", false)]));
         var internetGateway = command.Define(CliSymbols.Text("--internet-gateway", "ip",
             "an upstream router on the internet segment: every outgoing frame goes to its MAC (default: internet hosts are on-link and resolved by ARP)"));
         var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
+        var workers = command.Define(CliSymbols.OptionalInt("--workers", "n",
+            "data-path worker threads (default: one per core); each owns one queue of every port (a TAP gets <n> queues, an AF_PACKET interface <n> sockets in a fanout group; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
+            1, LabDataPathOptions.MaxWorkers));
+        var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
+            "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (GSO super-frames of up to 64 KiB, translated once); off: plain MTU-sized frames, one system call each way per frame",
+            "on", [("on", "on"), ("off", "off")])); // strings: System.CommandLine would take an Option<bool> for a flag
+        var workerPriority = command.Define(CliSymbols.Choice("--worker-priority",
+            "how workers are scheduled: realtime (SCHED_FIFO while they keep up, a 2 ms budget as the kernel's own forwarding has, then nice -10 until they catch up), high (nice -10), normal",
+            "realtime", [("realtime", WorkerPriority.Realtime), ("high", WorkerPriority.High), ("normal", WorkerPriority.Normal)]));
 
         command.SetRun(p =>
         {
@@ -85,9 +88,8 @@ internal static class RunCommand
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
                 InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
                 p.GetValue(internetGateway), p.GetValue(vpcGateway),
-                p.GetResult(ifBackend) is { Implicit: false } ? p.GetValue(ifBackend) : null,
-                p.GetValue(workers),
-                p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) : null);
+                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetResult(workerPriority) is { Implicit: false } ? p.GetValue(workerPriority) : null,
+                    p.GetResult(ifBackend) is { Implicit: false } ? p.GetValue(ifBackend) : null));
             int interval = p.GetValue(statsInterval);
             if (dataPath is not null)
             {
@@ -103,15 +105,20 @@ internal static class RunCommand
         return command;
     }
 
+    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-priority</c>, <c>--if-backend</c>.</summary>
+    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, WorkerPriority? WorkerPriority = null, InterfaceBackend? Backend = null);
+
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
     internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
-        string? internetGatewayText, string? vpcGatewayText, InterfaceBackend? backendGiven, int? workersGiven, bool? tapOffloadsGiven)
+        string? internetGatewayText, string? vpcGatewayText, DataPathTuning? tuning = null)
     {
+        tuning ??= new DataPathTuning();
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
             string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
-                : workersGiven is not null ? "--workers" : tapOffloadsGiven is not null ? "--tap-offloads" : backendGiven is not null ? "--if-backend" : null;
+                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerPriority is not null ? "--worker-priority"
+                : tuning.Backend is not null ? "--if-backend" : null;
             if (orphan is not null)
             {
                 throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
@@ -146,11 +153,11 @@ internal static class RunCommand
             vpcGateway = gw;
         }
         uint? internetGateway = internetGatewayText is null ? null : ParseAddress("--internet-gateway", internetGatewayText);
-        if (backendGiven is { } given && internetIf is null && vpcIf is null)
+        if (tuning.Backend is { } given && internetIf is null && vpcIf is null)
         {
             throw new UsageException($"--if-backend {given.ToString().ToLowerInvariant()} chooses how --internet-if/--vpc-if interfaces are opened; this data path has none (TAP devices only).");
         }
-        var backend = backendGiven ?? (OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap);
+        var backend = tuning.Backend ?? (OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap);
         return new LabDataPathOptions
         {
             InterfaceBackend = backend,
@@ -161,8 +168,9 @@ internal static class RunCommand
             VpcSubnet = vpcSubnet,
             VpcGateway = vpcGateway,
             InternetGateway = internetGateway,
-            Workers = workersGiven ?? Environment.ProcessorCount,
-            TapOffloads = tapOffloadsGiven ?? true,
+            Workers = tuning.Workers ?? Environment.ProcessorCount,
+            TapOffloads = tuning.TapOffloads ?? true,
+            WorkerPriority = tuning.WorkerPriority ?? WorkerPriority.Realtime,
         };
     }
 

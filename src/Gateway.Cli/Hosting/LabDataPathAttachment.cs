@@ -195,6 +195,8 @@ internal sealed class LabDataPathAttachment : IDataPath
                 json.WriteNumber("wakeups", worker.Wakeups);
                 json.WriteNumber("batches", worker.Batches);
                 json.WriteNumber("allocatedBytes", worker.AllocatedBytes);
+                json.WriteString("scheduling", worker.SchedulingPolicy);
+                json.WriteNumber("budgetExhausted", worker.BudgetExhausted);
                 json.WriteEndObject();
             }
             json.WriteEndArray();

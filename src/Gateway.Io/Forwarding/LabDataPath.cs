@@ -159,6 +159,15 @@ public sealed class LabDataPath : IDisposable
             ? PacketPort.Open(name, options.Workers, options.PacketRingFrames, options.PacketQdiscBypass)
             : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
 
+    /// <summary>Starts forwarding between two ports that are already open (tests: ports in memory).</summary>
+    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
+    {
+        options.Validate(portsGiven: true);
+        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal());
+        path.StartThreads();
+        return path;
+    }
+
     private static TapOptions TapOptionsFor(LabDataPathOptions options, MacAddress? interfaceMac) => new()
     {
         Queues = options.Workers,
@@ -291,14 +300,16 @@ public sealed class LabDataPath : IDisposable
     }
 
     /// <summary>
-    /// One worker: wait on its queues of both ports, drain each up to a batch, translate and send, flush. A queue that
-    /// filled the batch is read again at once (poll with no wait), so a busy queue is drained before the next sleep.
+    /// One worker: look at its queues of both ports, drain each up to a batch, translate and send, flush; wait in
+    /// poll(2) only when both are empty. Frames found without waiting count against the realtime budget
+    /// (<see cref="WorkerScheduling"/>).
     /// </summary>
     private unsafe void RunWorker(Worker w)
     {
         var fds = stackalloc LibC.PollFd[2];
-        int timeout = _options.PollMilliseconds;
         w.SampleAllocations(); // live from the start: a worker no flow reaches still shows what it allocated
+        var scheduling = WorkerScheduling.ForCurrentThread(_options.WorkerPriority);
+        w.Scheduling = scheduling;
         while (!_stop.IsSet)
         {
             int count = 0, internetAt = -1, vpcAt = -1;
@@ -317,14 +328,28 @@ public sealed class LabDataPath : IDisposable
                 _stop.Wait(_options.PollMilliseconds); // ports closed under us: wait for the stop
                 continue;
             }
-            int ready = LibC.Poll(fds, (nuint)count, timeout);
-            if (ready <= 0)
+            // First look without waiting: frames already there mean the worker has not caught up (busy, counted
+            // against its realtime budget); none means it is about to sleep (idle: it may be realtime again).
+            int ready = LibC.Poll(fds, (nuint)count, 0);
+            if (ready == 0)
             {
-                timeout = _options.PollMilliseconds; // timeout or EINTR: check for shutdown and come back
-                continue;
+                scheduling.Idle();
+                ready = LibC.Poll(fds, (nuint)count, _options.PollMilliseconds);
+                if (ready <= 0)
+                {
+                    continue; // timeout or EINTR: check for shutdown and come back
+                }
+            }
+            else if (ready > 0)
+            {
+                scheduling.Busy();
+            }
+            else
+            {
+                continue; // EINTR
             }
             w.Wakeups++;
-            bool more = false, failed = false;
+            bool failed = false;
             long now = NeighbourCache.Now;
             if (internetAt >= 0)
             {
@@ -332,7 +357,7 @@ public sealed class LabDataPath : IDisposable
                 failed |= (events & (LibC.PollErr | LibC.PollHup | LibC.PollNval)) != 0 && (events & LibC.PollIn) == 0;
                 if ((events & LibC.PollIn) != 0)
                 {
-                    more |= ReceiveBatch(w, w.InternetIn!, fromInternet: true, now);
+                    ReceiveBatch(w, w.InternetIn!, fromInternet: true, now);
                 }
             }
             if (vpcAt >= 0)
@@ -341,29 +366,28 @@ public sealed class LabDataPath : IDisposable
                 failed |= (events & (LibC.PollErr | LibC.PollHup | LibC.PollNval)) != 0 && (events & LibC.PollIn) == 0;
                 if ((events & LibC.PollIn) != 0)
                 {
-                    more |= ReceiveBatch(w, w.VpcIn!, fromInternet: false, now);
+                    ReceiveBatch(w, w.VpcIn!, fromInternet: false, now);
                 }
             }
             w.ToInternet.Queue.Flush();
             w.ToVpc.Queue.Flush();
             w.SampleAllocations();
-            if (failed && !more)
+            if (failed)
             {
                 // POLLERR/POLLHUP without data: a device went away under us (its namespace was deleted). Do not spin.
                 _stop.Wait(_options.PollMilliseconds);
             }
-            timeout = more ? 0 : _options.PollMilliseconds;
         }
     }
 
-    /// <summary>Takes one batch from <paramref name="queue"/> and handles it; true when the batch was full (more may wait).</summary>
-    private bool ReceiveBatch(Worker w, IPortQueue queue, bool fromInternet, long now)
+    /// <summary>Takes one batch from <paramref name="queue"/> and handles it.</summary>
+    private void ReceiveBatch(Worker w, IPortQueue queue, bool fromInternet, long now)
     {
         FrameBatch batch = w.Batch;
         int count = queue.Receive(batch);
         if (count == 0)
         {
-            return false;
+            return;
         }
         w.Batches++;
         for (int i = 0; i < count; i++)
@@ -377,7 +401,6 @@ public sealed class LabDataPath : IDisposable
                 FromVpc(w, batch.Frame(i), ref batch.Offload(i), batch.WireLength(i), now);
             }
         }
-        return count == batch.Capacity;
     }
 
     private void RunMaintenance()
@@ -646,6 +669,19 @@ public class WorkerStatistics
 
     /// <summary>Bytes the worker's thread has allocated since it started (sampled after each wake-up).</summary>
     public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    /// <summary>How the worker thread is scheduled ("realtime (SCHED_FIFO 10)", "nice -10", "normal"), once it runs.</summary>
+    public string SchedulingPolicy => Volatile.Read(ref _scheduling)?.Policy ?? "starting";
+
+    /// <summary>Times the worker ran its realtime budget out (frames waiting every time it looked, for 2 ms) and shared the CPU.</summary>
+    public long BudgetExhausted => Volatile.Read(ref _scheduling)?.BudgetExhausted ?? 0;
+
+    private WorkerScheduling? _scheduling;
+
+    internal WorkerScheduling? Scheduling
+    {
+        set => Volatile.Write(ref _scheduling, value);
+    }
 
     internal void SampleAllocations() => Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
 }

@@ -82,6 +82,9 @@ public sealed record LabDataPathOptions
     /// <summary>AF_PACKET sends skip the qdisc (<c>PACKET_QDISC_BYPASS</c>); off by default, see <see cref="Live.PacketPort.Open"/>.</summary>
     public bool PacketQdiscBypass { get; init; }
 
+    /// <summary>How the worker threads are scheduled (<see cref="Forwarding.WorkerPriority"/>); default realtime.</summary>
+    public WorkerPriority WorkerPriority { get; init; } = WorkerPriority.Realtime;
+
     /// <summary>Most frames a worker takes from one queue per wake-up before processing them.</summary>
     public int BatchSize { get; init; } = 64;
 
@@ -91,8 +94,13 @@ public sealed record LabDataPathOptions
     /// <summary>tun's MAX_TAP_QUEUES.</summary>
     public const int MaxWorkers = 256;
 
-    internal void Validate()
+    internal void Validate(bool portsGiven = false)
     {
+        if (portsGiven)
+        {
+            ValidateAddressing();
+            return;
+        }
         if ((InternetTap is null) == (InternetInterface is null))
         {
             throw new ArgumentException("Give the internet side exactly one of a TAP device to create (--internet-tap) or an existing interface (--internet-if).");
@@ -105,6 +113,11 @@ public sealed record LabDataPathOptions
         {
             throw new ArgumentException($"The internet and VPC TAP devices must have different names (both are '{InternetTap}').");
         }
+        ValidateAddressing();
+    }
+
+    private void ValidateAddressing()
+    {
         uint gateway = VpcGateway ?? VpcSubnet.FirstUsable;
         if (!VpcSubnet.Contains(gateway) || gateway == VpcSubnet.Network || gateway == VpcSubnet.Broadcast)
         {

@@ -65,6 +65,29 @@ internal static unsafe partial class LibC
     [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
     public static partial int SetNs(int fd, int nstype);
 
+    /// <summary>eventfd(2) flags.</summary>
+    public const int EfdNonBlock = 0x800;
+    public const int EfdCloExec = 0x80000;
+
+    [LibraryImport("libc", EntryPoint = "eventfd", SetLastError = true)]
+    public static partial int EventFd(uint initialValue, int flags);
+
+    [LibraryImport("libc", EntryPoint = "gettid")]
+    public static partial int GetTid();
+
+    /// <summary>setpriority(2) on one thread (PRIO_PROCESS with a thread id: Linux's nice values are per thread).</summary>
+    [LibraryImport("libc", EntryPoint = "setpriority", SetLastError = true)]
+    public static partial int SetPriority(int which, uint who, int priority);
+
+    public const int PrioProcess = 0;
+
+    public const int SchedOther = 0;
+    public const int SchedFifo = 1;
+
+    /// <summary>sched_setscheduler(2) on one thread (a thread id: Linux schedules threads).</summary>
+    [LibraryImport("libc", EntryPoint = "sched_setscheduler", SetLastError = true)]
+    public static partial int SchedSetScheduler(int tid, int policy, int* param);
+
     [LibraryImport("libc", EntryPoint = "strerror")]
     private static partial nint StrError(int errno);
 

@@ -46,21 +46,23 @@ public class NamespaceLab : IDisposable
     {
     }
 
-    protected NamespaceLab(bool live, bool upstream)
-        : this(live, upstream, InterfaceBackend.Packet)
-    {
-    }
-
     /// <param name="live">
     /// False: the data path creates TAP devices, moved into the namespaces. True: veth pairs whose gateway ends stay
     /// in the root namespace (no address, IPv6 off) and are used as <c>--internet-if/--vpc-if</c> would, through
     /// <paramref name="backend"/>.
     /// </param>
     /// <param name="upstream">True: the internet host is the data path's <c>--internet-gateway</c>.</param>
+    /// <param name="bridged">
+    /// True: the internet side is a segment too (a bridge in namespace <see cref="InternetSegment"/> joining the TAP and
+    /// a veth to the internet host), and the bridge ports towards every host finish checksums and segment GSO frames in
+    /// software (<c>ethtool -K … tx off</c>), so every receiving kernel verifies every checksum the gateway produced.
+    /// </param>
+    /// <param name="workers">The data path's workers (queues per TAP); null: its default.</param>
     /// <param name="backend">How the live ends are opened: AF_PACKET (<c>--if-backend packet</c>) or libpcap.</param>
-    protected NamespaceLab(bool live, bool upstream, InterfaceBackend backend)
+    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, InterfaceBackend backend = InterfaceBackend.Packet)
     {
         Live = live;
+        Bridged = bridged;
         Backend = backend;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
@@ -69,6 +71,7 @@ public class NamespaceLab : IDisposable
         Vpc = $"gwt-{id}-vpc";
         InstanceA = $"gwt-{id}-a";
         InstanceB = $"gwt-{id}-b";
+        InternetSegment = $"gwt-{id}-iseg";
         _scripts = Directory.CreateTempSubdirectory("gwt-").FullName;
         File.WriteAllText(ServerScript, Scripts.Server);
         File.WriteAllText(ClientScript, Scripts.Client);
@@ -100,6 +103,7 @@ public class NamespaceLab : IDisposable
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
                     Neighbours = new NeighbourCacheOptions { RetryMilliseconds = 200, MaxProbes = 3 },
+                    Workers = workers ?? Environment.ProcessorCount,
                 },
                 Bindings,
                 KnownPrivates);
@@ -113,6 +117,9 @@ public class NamespaceLab : IDisposable
     }
 
     public string Internet { get; }
+
+    /// <summary>The internet segment's namespace (bridge) in a <see cref="Bridged"/> lab; unused otherwise.</summary>
+    public string InternetSegment { get; }
     public string Vpc { get; }
     public string InstanceA { get; }
     public string InstanceB { get; }
@@ -138,9 +145,11 @@ public class NamespaceLab : IDisposable
     /// <summary>How the live ends are opened (only meaningful when <see cref="Live"/>).</summary>
     public InterfaceBackend Backend { get; }
 
+    public bool Bridged { get; }
+
     private void CreateNamespaces()
     {
-        foreach (var ns in new[] { Internet, Vpc, InstanceA, InstanceB })
+        foreach (var ns in Bridged ? new[] { Internet, InternetSegment, Vpc, InstanceA, InstanceB } : new[] { Internet, Vpc, InstanceA, InstanceB })
         {
             Shell.Must("ip", "netns", "add", ns);
             _namespaces.Add(ns);
@@ -163,8 +172,21 @@ public class NamespaceLab : IDisposable
     {
         // Internet: the TAP (or the veth peer) is the host's NIC. The second documentation range is on-link too,
         // so the host ARPs for both kinds of public address directly, as hosts on a shared segment do.
-        string tapI = Live ? "eth0" : Path.InternetPortName;
-        if (!Live)
+        string tapI = Live || Bridged ? "eth0" : Path.InternetPortName;
+        if (Bridged)
+        {
+            // TAP — br0 — ph ═ veth ═ eth0 of the internet host; ph finishes checksums in software.
+            Shell.Must("ip", "-n", InternetSegment, "link", "add", "br0", "type", "bridge");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "br0", "up");
+            Shell.Must("ip", "link", "set", Path.InternetPortName, "netns", InternetSegment);
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", Path.InternetPortName, "master", "br0");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", Path.InternetPortName, "up");
+            Shell.Must("ip", "-n", InternetSegment, "link", "add", "ph", "type", "veth", "peer", "name", "eth0", "netns", Internet);
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "ph", "master", "br0");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "ph", "up");
+            SoftwareChecksums(InternetSegment, "ph");
+        }
+        else if (!Live)
         {
             Shell.Must("ip", "link", "set", tapI, "netns", Internet);
         }
@@ -201,6 +223,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "-n", Vpc, "link", "add", bridgePort, "type", "veth", "peer", "name", "eth0", "netns", ns);
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "master", "br0");
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "up");
+        if (Bridged)
+        {
+            SoftwareChecksums(Vpc, bridgePort);
+        }
         Shell.Must("ip", "-n", ns, "addr", "add", $"{address}/24", "dev", "eth0");
         DisableChecksumOffload(ns, "eth0");
         Shell.Must("ip", "-n", ns, "link", "set", "eth0", "up");
@@ -221,6 +247,14 @@ public class NamespaceLab : IDisposable
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
     }
+
+    /// <summary>
+    /// A bridge port that cannot checksum or segment (<c>tx off</c>): the kernel finishes every partial checksum and
+    /// cuts every GSO frame in software before it leaves there (validate_xmit_skb), from the pseudo-header sum the
+    /// gateway left in the field, so the host behind it receives whole frames (CHECKSUM_NONE) and verifies them.
+    /// </summary>
+    private static void SoftwareChecksums(string ns, string device) =>
+        Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
 
     private void StartServer(string ns, string name)
     {
@@ -398,7 +432,7 @@ internal static class Scripts
 public sealed class LiveNamespaceLab : NamespaceLab
 {
     public LiveNamespaceLab()
-        : base(live: true, upstream: false, InterfaceBackend.Packet)
+        : base(live: true, upstream: false, backend: InterfaceBackend.Packet)
     {
     }
 }
@@ -407,7 +441,7 @@ public sealed class LiveNamespaceLab : NamespaceLab
 public sealed class PcapLiveNamespaceLab : NamespaceLab
 {
     public PcapLiveNamespaceLab()
-        : base(live: true, upstream: false, InterfaceBackend.Pcap)
+        : base(live: true, upstream: false, backend: InterfaceBackend.Pcap)
     {
     }
 }
@@ -417,6 +451,18 @@ public sealed class UpstreamNamespaceLab : NamespaceLab
 {
     public UpstreamNamespaceLab()
         : base(live: false, upstream: true)
+    {
+    }
+}
+
+/// <summary>
+/// The TAP lab for offloads: both sides bridged, every host behind a bridge port that finishes checksums and segments
+/// in software (so every receiving kernel verifies what the gateway sent), and two workers (two queues per TAP).
+/// </summary>
+public sealed class OffloadNamespaceLab : NamespaceLab
+{
+    public OffloadNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2)
     {
     }
 }
