@@ -32,8 +32,8 @@
 #            and "max": trafgen's TX_RING at top speed. Offered = the client's eth0 tx_packets per second (what the
 #            generator actually put on the wire); received = an nftables counter in the server namespace (udp dport 9,
 #            counted then dropped, so the server sends no ICMP back). Loss = 1 − received / offered.
-#            For the gateway, also its worker threads' CPU seconds (/proc/PID/task/*/stat, threads named gw-…, not
-#            gw-arp) and the frames it received meanwhile (datapath-stats.json): frames per worker CPU-second. At the
+#            For the gateway, also its worker threads' CPU seconds (/proc/PID/task/*/stat, threads named
+#            "gw-worker N") and the frames it received meanwhile (datapath-stats.json): frames per worker CPU-second. At the
 #            last rate, when `perf` is installed (Debian: linux-perf) and --no-profile is not given, the workers'
 #            call stacks are sampled and their CPU split into: the receivers' kernel work that a veth runs inline in
 #            the sender's send call (softirq), the send path itself (sendmmsg/write), other kernel work (poll, reads,
@@ -219,13 +219,13 @@ EOF
 }
 
 # ---------------------------------------------------------------- gateway process figures
-# Sum of utime+stime (clock ticks) of the gateway's data-path worker threads: named gw-… by the data path, except
-# the ARP maintenance thread gw-arp.
+# Sum of utime+stime (clock ticks) of the gateway's data-path worker threads ("gw-worker N"; not the ARP
+# maintenance thread gw-arp, nor the short-lived gw-netns-stats).
 worker_ticks() {
   local pid="$1" total=0 task comm t
   for task in /proc/"$pid"/task/*; do
     comm=$(cat "$task/comm" 2>/dev/null) || continue
-    [[ "$comm" == gw-* && "$comm" != gw-arp* ]] || continue
+    [[ "$comm" == gw-worker* ]] || continue
     t=$(sed 's/^.*) //' "$task/stat" | awk '{print $12 + $13}')
     total=$((total + t))
   done
@@ -235,7 +235,7 @@ worker_count() {
   local pid="$1" n=0 task comm
   for task in /proc/"$pid"/task/*; do
     comm=$(cat "$task/comm" 2>/dev/null) || continue
-    [[ "$comm" == gw-* && "$comm" != gw-arp* ]] && n=$((n + 1))
+    [[ "$comm" == gw-worker* ]] && n=$((n + 1))
   done
   echo "$n"
 }
