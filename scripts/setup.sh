@@ -12,7 +12,11 @@ set -euo pipefail
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
 # zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish)
+# etcd-server: the cluster's store (the tests and 'gateway lab' start their own members); etcd-client: etcdctl, the
+#   tests' independent reader of what etcd holds. iperf3: the cluster failover test's TCP load.
+# chromium, fonts-dejavu-core: the web console's browser tests drive Debian's Chromium through Playwright
+#   (/usr/bin/chromium; Playwright's own browser download is never used), with a font for its screenshots.
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish etcd-server etcd-client iperf3 chromium fonts-dejavu-core)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -23,6 +27,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   # tshark asks whether non-root users may capture; answer it so the install never waits for a terminal.
   echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections 2>/dev/null || true
+  # iperf3 asks whether to start a daemon at boot; etcd-server's service is never started here (no systemd in CI).
+  echo "iperf3 iperf3/start_daemon boolean false" | debconf-set-selections 2>/dev/null || true
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -82,6 +82,7 @@ internal static class CtlCommand
         Add(ctl, connection, release, p => Release(p.GetValue(releaseIds)!));
 
         Add(ctl, connection, "quota", "EIPs held and the quota", [], _ => c => Quota(c));
+        Add(ctl, connection, "cluster", "the nodes sharing the etcd state: the active one, each node's applied revision and its lag", [], _ => c => Cluster(c));
 
         Add(ctl, connection, "vpcs", "list VPCs (DescribeVpcs): the one the daemon emulates", [], _ => c => ListVpcs(c));
         Add(ctl, connection, "subnets", "list subnets (DescribeSubnets): id, CIDR, zone, free private addresses", [], _ => c => ListSubnets(c));
@@ -279,6 +280,29 @@ internal static class CtlCommand
             await c.CallAsync("vpc", "ReleaseAddresses", new JsonObject { ["AddressIds"] = Array(ids) }).ConfigureAwait(false);
             Console.WriteLine($"released {string.Join(" ", ids)}");
         };
+    }
+
+    private static async Task Cluster(ApiClient c)
+    {
+        var r = await c.CallAsync("vpc", "DescribeGatewayCluster").ConfigureAwait(false);
+        var active = r.GetProperty("active").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("node").GetString() ?? "", a => a.GetProperty("segment").GetString() ?? "", StringComparer.Ordinal);
+        var rows = r.GetProperty("nodes").EnumerateArray().Select(n =>
+        {
+            string name = n.GetProperty("name").GetString() ?? "";
+            return new[]
+            {
+                name,
+                active.TryGetValue(name, out string? segment) ? $"active ({segment})" : n.TryGetProperty("segment", out var s) && s.ValueKind == JsonValueKind.String ? "standby" : "-",
+                n.GetProperty("appliedRevision").GetInt64().ToString(CultureInfo.InvariantCulture),
+                n.GetProperty("lag").GetInt64().ToString(CultureInfo.InvariantCulture),
+                n.GetProperty("api").GetString() ?? "",
+                n.GetProperty("pid").GetInt32().ToString(CultureInfo.InvariantCulture),
+            };
+        }).OrderBy(row => row[0], StringComparer.Ordinal);
+        Console.Write(Table(["NODE", "ROLE", "APPLIED", "LAG", "API", "PID"], rows));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"state head revision {r.GetProperty("headRevision").GetInt64()} (etcd revision {r.GetProperty("etcdRevision").GetInt64()}); answered by {r.GetProperty("node").GetString()}"));
     }
 
     /// <summary>A power action on instances, then (with --wait) polling DescribeInstancesStatus until they read <paramref name="target"/>.</summary>

@@ -36,7 +36,53 @@ internal static class LabCommand
         var downFile = down.Define(CliSymbols.Positional("topology", "the topology file the lab was made from", "topology file", optional: true, kind: ValueKind.File));
         down.SetRun(p => Down(p.GetValue(downFile), p.GetValue(name)));
         lab.Add(down);
+
+        var status = new Command("status", """
+            show a lab's gateway nodes: process, API and role (active or standby, as each node's data path reports it),
+            and its etcd; give the topology file or --name <lab>
+            """.ReplaceLineEndings(" "));
+        var statusFile = status.Define(CliSymbols.Positional("topology", "the topology file the lab was made from", "topology file", optional: true, kind: ValueKind.File));
+        status.SetRun(p => Status(p.GetValue(statusFile), p.GetValue(name)));
+        lab.Add(status);
         return lab;
+    }
+
+    private static int Status(string? file, string? name)
+    {
+        if (file is null && name is null)
+        {
+            throw new UsageException("lab status needs the topology file or --name <lab>.");
+        }
+        string lab = name ?? Topology.Load(file!, null).Name;
+        var state = LabState.Load(lab) ?? throw new FailureException($"lab {lab} is not up (no {Path.Combine(LabState.Directory(lab), LabState.FileName)}).");
+        var nodes = state.GatewayNodes.Count > 0
+            ? state.GatewayNodes.Select((n, i) => (n.Name, Role: $"gateway {i}", n.StateDirectory, n.Api))
+            : [(Name: lab, Role: "gateway", StateDirectory: state.DaemonStateDirectory, Api: state.Api)];
+        var rows = new List<string[]>();
+        foreach (var node in nodes)
+        {
+            var process = state.Processes.FirstOrDefault(p => p.Role == node.Role);
+            bool running = process is not null && Sh.IsRunning(process.Pid, process.StartTime);
+            string role = "-";
+            try
+            {
+                string stats = Path.Combine(node.StateDirectory, Hosting.LabDataPathAttachment.StatsFileName);
+                if (running && File.Exists(stats) && System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(stats))?["role"]?.GetValue<string>() is { } r)
+                {
+                    role = r;
+                }
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+            {
+            }
+            rows.Add([node.Name, running ? process!.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture) : "-", running ? "running" : "stopped", role, node.Api is null ? "-" : $"http://{node.Api}/"]);
+        }
+        Console.Write(CtlCommand.Table(["NODE", "PID", "PROCESS", "ROLE", "API"], rows));
+        var active = rows.Where(r => r[3] == "active").Select(r => r[0]).ToList();
+        Console.WriteLine(state.GatewayNodes.Count == 0
+            ? $"lab {lab}: one gateway node (SQLite state)"
+            : $"lab {lab}: active node {(active.Count == 0 ? "none (an election is under way)" : string.Join(", ", active))}; etcd {state.EtcdEndpoints} prefix {state.EtcdPrefix}");
+        return ExitCodes.Ok;
     }
 
     private static void RequireRoot()
@@ -116,6 +162,16 @@ internal static class LabCommand
         {
             Console.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
         }
+        // The web console rides on the API's listener: the same loopback address, so it opens on this machine.
+        var keys = Gateway.Control.Auth.Credentials.TryRead(state.DaemonStateDirectory);
+        Console.WriteLine();
+        Console.WriteLine($"Web console: http://{state.Api}/console");
+        if (keys is not null)
+        {
+            Console.WriteLine($"  sign in with SecretId {keys.SecretId}");
+            Console.WriteLine($"            and SecretKey {keys.SecretKey}");
+        }
+        Console.WriteLine($"  (the lab's key pair, also in {Path.Combine(state.DaemonStateDirectory, Gateway.Control.Auth.Credentials.FileName)}, readable by root only)");
         var client = state.Hosts[0];
         Console.WriteLine();
         Console.WriteLine("Try:");
@@ -136,7 +192,7 @@ internal static class LabCommand
         Console.WriteLine($"  ip netns exec {first.Namespace} ip -4 addr                   # the instance sees only its private address");
         Console.WriteLine($"  ip netns exec {first.Namespace} ping -c 3 {client.Address}           # out to the internet, seen there as the public IP");
         Console.WriteLine($"  {gateway} ctl --api {state.Api} --state {state.DaemonStateDirectory} instances");
-        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason");
+        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason (live: the console's Data path page)");
         Console.WriteLine($"  {gateway} lab down {Quote(file)}{(topology.Name != Topology.Load(file, null).Name ? $" --name {topology.Name}" : "")}");
     }
 

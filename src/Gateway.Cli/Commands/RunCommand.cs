@@ -2,13 +2,18 @@ using System.CommandLine;
 using System.Globalization;
 using System.Net;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Gateway.Cli.Infrastructure;
 using Gateway.Control.Auth;
+using Gateway.Control.Cluster;
 using Gateway.Control.Hosting;
+using Gateway.Control.Store.Etcd;
 using Gateway.Cli.Hosting;
 using Gateway.Control.Model;
 using Gateway.Io.Forwarding;
 using Gateway.Packets;
+using Gateway.WebConsole;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Cli.Commands;
@@ -25,7 +30,9 @@ internal static class RunCommand
         var command = new Command("run", "run the gateway daemon: control-plane API and data plane").WithEpilog("""
             Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
             --internet-tap/--internet-if and --vpc-tap/--vpc-if; --if-backend, --workers, --tap-offloads and --worker-priority say how.
-            Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600).
+            Cluster: with --etcd the control state lives in etcd (no <dir>/gateway.db) and any node answers the API.
+            Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600);
+            in a cluster, else the cluster's pair (created in etcd by its first node, copied to <dir>/credentials).
             SIGINT/SIGTERM: the request in flight finishes, the database closes, exit 0.
             """);
         var state = command.Define(CliSymbols.Text("--state", "dir", "where the SQLite database lives (created on first start, restored on every later one)",
@@ -34,6 +41,8 @@ internal static class RunCommand
             required: true, example: "198.51.100.0/24"));
         var subnet = command.Define(CliSymbols.Text("--subnet", "cidr", "the VPC subnet instances get private addresses from, e.g. 10.0.0.0/24", required: true));
         var api = command.Define(CliSymbols.Text("--api", "host:port", $"the Tencent Cloud API 3.0 endpoint (default 127.0.0.1:{GatewayOptions.DefaultApiPort}; loopback unless you say otherwise)"));
+        var tlsCert = command.Define(CliSymbols.Text("--tls-cert", "file", "serve the API and the web console over TLS with this PEM certificate (chain)", kind: ValueKind.File));
+        var tlsKey = command.Define(CliSymbols.Text("--tls-key", "file", "the PEM private key of --tls-cert", kind: ValueKind.File));
         var quota = command.Define(CliSymbols.Int("--eip-quota", "n", "EIPs the account may hold", 20, 0, 100_000));
         var maxBody = command.Define(CliSymbols.Int("--max-body", "bytes", "largest request body accepted", 1 << 20, 1024, 64 << 20));
         var transitionTime = command.Define(CliSymbols.Double("--transition-time", "seconds",
@@ -61,6 +70,18 @@ internal static class RunCommand
         var workerPriority = command.Define(CliSymbols.Choice("--worker-priority",
             "how workers are scheduled: realtime (SCHED_FIFO while they keep up, a 2 ms budget as the kernel's own forwarding has, then nice -10 until they catch up), high (nice -10), normal",
             "realtime", [("realtime", WorkerPriority.Realtime), ("high", WorkerPriority.High), ("normal", WorkerPriority.Normal)]));
+        var etcd = command.Define(CliSymbols.Text("--etcd", "endpoints", "keep the control state in etcd: client URLs, comma-separated (http://127.0.0.1:2379,...; https:// with TLS)"));
+        var etcdPrefix = command.Define(CliSymbols.Text("--etcd-prefix", "prefix", $"key prefix of this cluster's state (default {EtcdOptions.DefaultPrefix})"));
+        var etcdCa = command.Define(CliSymbols.Text("--etcd-cacert", "pem", "CA of the etcd servers' certificates", kind: ValueKind.File));
+        var etcdCert = command.Define(CliSymbols.Text("--etcd-cert", "pem", "client certificate for etcd (with --etcd-key)", kind: ValueKind.File));
+        var etcdKey = command.Define(CliSymbols.Text("--etcd-key", "pem", "private key of --etcd-cert", kind: ValueKind.File));
+        var etcdUser = command.Define(CliSymbols.Text("--etcd-user", "name[:password]", "etcd user (password after ':', in --etcd-password or GATEWAY_ETCD_PASSWORD)"));
+        var etcdPassword = command.Define(CliSymbols.Text("--etcd-password", "password", "password of --etcd-user"));
+        var nodeName = command.Define(CliSymbols.Text("--node-name", "name", "this node's name in the cluster (default <hostname>-<pid>)"));
+        var segment = command.Define(CliSymbols.Text("--segment", "name", "the segment pair this node's data path serves; one node per segment is active (default 'default')"));
+        var leaseTtl = command.Define(CliSymbols.Int("--lease-ttl", "seconds", "TTL of the node's etcd lease (etcd grants at least 1.5 x its election timeout)", 2, 1, 3600));
+        var heartbeat = command.Define(CliSymbols.Int("--heartbeat-interval", "ms", "the active node's advertisements to the others; 3 missed and a standby asks etcd to take over", 100, 10, 10_000));
+        var requestTimeout = command.Define(CliSymbols.Int("--request-timeout", "seconds", "longest a change may take before it fails with ServiceUnavailable", 5, 1, 600));
 
         command.SetRun(p =>
         {
@@ -82,8 +103,23 @@ internal static class RunCommand
                 Subnet = vpcSubnet,
                 EipQuota = p.GetValue(quota),
                 MaxRequestBodyBytes = p.GetValue(maxBody),
+                ListenerExtensions = [new ConsoleExtension()],
+                ApiCertificate = LoadCertificate(p.GetValue(tlsCert), p.GetValue(tlsKey)),
+                Etcd = ReadEtcdOptions(p.GetValue(etcd), p.GetValue(etcdPrefix), p.GetValue(etcdCa), p.GetValue(etcdCert), p.GetValue(etcdKey),
+                    p.GetValue(etcdUser), p.GetValue(etcdPassword) ?? Environment.GetEnvironmentVariable("GATEWAY_ETCD_PASSWORD"), p.GetValue(nodeName)),
+                ClusterOptions = new ClusterOptions
+                {
+                    LeaseTtlSeconds = p.GetValue(leaseTtl),
+                    HeartbeatInterval = TimeSpan.FromMilliseconds(p.GetValue(heartbeat)),
+                    Segment = p.GetValue(segment) ?? "default",
+                },
+                RequestTimeout = TimeSpan.FromSeconds(p.GetValue(requestTimeout)),
                 TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
             };
+            if (options.Etcd is null && p.GetValue(segment) is not null)
+            {
+                throw new UsageException("--segment is a cluster option: give --etcd <endpoints> too.");
+            }
             var dataPath = ReadDataPathOptions(vpcSubnet,
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
                 InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
@@ -174,6 +210,73 @@ internal static class RunCommand
         };
     }
 
+    /// <summary>The etcd options, or null without --etcd; the other --etcd-* options need it.</summary>
+    internal static EtcdOptions? ReadEtcdOptions(string? endpoints, string? prefix, string? ca, string? cert, string? key, string? user, string? password, string? node)
+    {
+        if (endpoints is null)
+        {
+            string? stray = prefix is not null ? "--etcd-prefix" : ca is not null ? "--etcd-cacert" : cert is not null ? "--etcd-cert"
+                : key is not null ? "--etcd-key" : user is not null ? "--etcd-user" : node is not null ? "--node-name" : null;
+            return stray is null ? null : throw new UsageException($"{stray} needs --etcd <endpoints> (the cluster's etcd client URLs).");
+        }
+        var list = endpoints.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (list.Length == 0)
+        {
+            throw new UsageException("--etcd is empty: give the etcd client URLs, e.g. --etcd http://127.0.0.1:2379.");
+        }
+        bool tls = ca is not null || cert is not null;
+        var urls = new List<string>();
+        foreach (string endpoint in list)
+        {
+            string url = endpoint.Contains("://", StringComparison.Ordinal) ? endpoint : (tls ? "https://" : "http://") + endpoint;
+            if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || uri.Port <= 0 || uri.AbsolutePath != "/" || endpoint.EndsWith(':'))
+            {
+                throw new UsageException($"--etcd: '{endpoint}' is not an etcd client URL; give http://host:port or https://host:port, comma-separated.");
+            }
+            urls.Add(url);
+        }
+        prefix ??= EtcdOptions.DefaultPrefix;
+        if (prefix.Length == 0 || !prefix.EndsWith('/'))
+        {
+            throw new UsageException($"--etcd-prefix '{prefix}' must end with '/' (e.g. /gateway/), so that one cluster's keys are never a prefix of another's.");
+        }
+        if ((cert is null) != (key is null))
+        {
+            throw new UsageException("--etcd-cert and --etcd-key go together (the client certificate and its private key, PEM).");
+        }
+        foreach (var (option, file) in (ReadOnlySpan<(string, string?)>)[("--etcd-cacert", ca), ("--etcd-cert", cert), ("--etcd-key", key)])
+        {
+            if (file is not null && !File.Exists(file))
+            {
+                throw new UsageException($"{option} {file}: no such file.");
+            }
+        }
+        if (user is not null && user.IndexOf(':', StringComparison.Ordinal) is int colon and > 0)
+        {
+            password ??= user[(colon + 1)..];
+            user = user[..colon];
+        }
+        if (user is not null && password is null)
+        {
+            throw new UsageException($"--etcd-user {user} needs a password: --etcd-user {user}:<password>, --etcd-password or GATEWAY_ETCD_PASSWORD.");
+        }
+        if (node is not null && (node.Length is 0 or > 63 || node.Any(c => !(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))))
+        {
+            throw new UsageException($"--node-name '{node}' must be 1 to 63 letters, digits, '-', '_' or '.'.");
+        }
+        return new EtcdOptions
+        {
+            Endpoints = urls,
+            Prefix = prefix,
+            CaFile = ca,
+            CertFile = cert,
+            KeyFile = key,
+            User = user,
+            Password = password,
+            NodeName = node ?? $"{Environment.MachineName}-{Environment.ProcessId}",
+        };
+    }
+
     private static string? InterfaceName(string option, string? name)
     {
         if (name is not null && (name.Length > 15 || name.Any(c => c is '/' or ':' || char.IsWhiteSpace(c)) || name is "." or ".."))
@@ -186,13 +289,33 @@ internal static class RunCommand
     private static uint ParseAddress(string option, string text) =>
         Ipv4Address.TryParse(text, out uint ip) ? ip : throw new UsageException($"{option} '{text}' is not a dotted-quad IPv4 address, e.g. 203.0.113.254.");
 
+    /// <summary>The listener's certificate from PEM files; null without --tls-cert.</summary>
+    private static X509Certificate2? LoadCertificate(string? certificate, string? key)
+    {
+        if (certificate is null || key is null)
+        {
+            return certificate is null && key is null ? null
+                : throw new UsageException(certificate is null ? "--tls-key needs --tls-cert (the certificate it belongs to)." : "--tls-cert needs --tls-key (its private key, PEM).");
+        }
+        try
+        {
+            using var pem = X509Certificate2.CreateFromPemFile(certificate, key);
+            // Kestrel needs the key in a form the platform's TLS can use: PEM-loaded keys are ephemeral, PKCS#12 is not.
+            return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            throw new UsageException($"--tls-cert {certificate} / --tls-key {key}: {e.Message} Give a PEM certificate and its PEM private key (e.g. made by openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout key.pem -out cert.pem).");
+        }
+    }
+
     private static async Task<int> RunAsync(GatewayOptions options)
     {
         if (!IPAddress.IsLoopback(options.ApiEndPoint.Address))
         {
             // TC3-HMAC-SHA256 has no nonce and the SDKs do not sign X-TC-Action: off loopback, anyone who sees a request
             // can send it again for 5 minutes, even as another action with the same body.
-            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address: requests travel as plain HTTP and a captured one can be replayed for 5 minutes. Put it behind TLS, and sign x-tc-action (gateway ctl does).");
+            Console.Error.WriteLine($"gateway: warning: the API listens on {options.ApiEndPoint}, which is not a loopback address: requests travel as plain HTTP and a captured one can be replayed for 5 minutes. Serve it over TLS (--tls-cert/--tls-key), and sign x-tc-action (gateway ctl does).");
         }
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
@@ -215,6 +338,10 @@ internal static class RunCommand
         {
             throw new FailureException($"cannot start the data path: {e.Message} (TAP devices need root or CAP_NET_ADMIN and /dev/net/tun; an interface must exist and be free).", e);
         }
+        catch (EtcdUnavailableException e)
+        {
+            throw new FailureException($"cannot start: {e.Message}", e);
+        }
         catch (Exception e) when (e is SqliteException or InvalidDataException or InvalidOperationException)
         {
             throw new FailureException($"cannot start with --state {options.StateDirectory}: {e.Message}", e);
@@ -236,9 +363,16 @@ internal static class RunCommand
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"gateway: {host.VpcId} {host.SubnetId} {options.Subnet}; public pool {string.Join(" ", options.PublicPools)}; EIP quota {options.EipQuota}"));
+            if (host.NodeName is { } clusterNode)
+            {
+                Console.WriteLine($"gateway: cluster node {clusterNode}: state in {host.DatabasePath}, applied revision {host.AppliedRevision}");
+            }
             var endPoint = host.ApiEndPoint;
             string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
-            Console.WriteLine($"gateway: API listening on http://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}");
+            string scheme = options.ApiCertificate is null ? "http" : "https";
+            string listening = $"{scheme}://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}";
+            Console.WriteLine($"gateway: API listening on {listening}");
+            Console.WriteLine($"gateway: web console on {listening}/console (sign in with the SecretId and SecretKey above)");
 
             await stop.Task.ConfigureAwait(false);
             Console.WriteLine("gateway: stopping");

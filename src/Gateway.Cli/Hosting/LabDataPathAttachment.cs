@@ -21,7 +21,7 @@ namespace Gateway.Cli.Hosting;
 /// instance: its private address is known (InstanceAdded) before its public address is announced, so the first
 /// reply from the instance is never taken for spoofing.
 /// </remarks>
-internal sealed class LabDataPathAttachment : IDataPath
+internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
 {
     /// <summary>The counters file in the state directory, rewritten (atomically) while counters change.</summary>
     public const string StatsFileName = "datapath-stats.json";
@@ -59,19 +59,60 @@ internal sealed class LabDataPathAttachment : IDataPath
         {
             _knownPrivates.Add(ip);
         }
+        var options = _options;
+        if (host.IsClustered)
+        {
+            // A cluster node starts as a standby on the cluster's virtual MACs; etcd's election makes one node active.
+            options = options with { StartStandby = true };
+            if (host.VirtualMacs is { } macs && Gateway.Io.L2.MacAddress.TryParse(macs.Internet, out var internetMac) && Gateway.Io.L2.MacAddress.TryParse(macs.Vpc, out var vpcMac))
+            {
+                options = options with { InternetMac = options.InternetMac ?? internetMac, VpcMac = options.VpcMac ?? vpcMac };
+            }
+        }
         try
         {
-            _path = LabDataPath.Start(_options, host.Bindings, _knownPrivates);
+            _path = LabDataPath.Start(options, host.Bindings, _knownPrivates);
         }
         catch
         {
             host.Changed -= OnChanged;
             throw;
         }
+        host.RoleChanged += OnRoleChanged;
         _log.WriteLine($"gateway: data path: internet {_path.DescribeInternetPort()} (MAC {_path.InternetMac}), vpc {_path.DescribeVpcPort()} (MAC {_path.VpcMac}, gateway {Gateway.Packets.Ipv4Address.Format(_path.VpcGateway)}); {_path.Workers.Count} worker{(_path.Workers.Count == 1 ? "" : "s")}; {_knownPrivates.Count} instances known");
         _announcer = Task.Run(AnnounceAsync, CancellationToken.None);
         _statsWriter = Task.Run(WriteStatsAsync, CancellationToken.None);
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// etcd made this node active (true) or another one (false). Standing down is immediate; taking over switches the
+    /// workers on and sends the gratuitous ARPs three times (at once, after 100 ms and 300 ms: a bridge port that was
+    /// just re-enabled or a busy host may miss the first).
+    /// </summary>
+    private void OnRoleChanged(bool active)
+    {
+        var path = _path;
+        if (path is null)
+        {
+            return;
+        }
+        path.SetStandby(!active);
+        if (!active)
+        {
+            _log.WriteLine("gateway: data path: standby (another node is active)");
+            return;
+        }
+        int sent = path.AnnounceTakeover();
+        _log.WriteLine($"gateway: data path: active; gratuitous ARPs for {sent - 1} public addresses and the VPC gateway");
+        _ = Task.Run(async () =>
+        {
+            foreach (int delay in (int[])[100, 200])
+            {
+                await Task.Delay(delay).ConfigureAwait(false);
+                path.AnnounceTakeover();
+            }
+        });
     }
 
     private void OnChanged(ControlPlaneEvent e)
@@ -211,7 +252,16 @@ internal sealed class LabDataPathAttachment : IDataPath
             json.WriteNumber("workerAllocatedBytes", path.Workers.Sum(w => w.AllocatedBytes));
             json.WriteEndObject();
             json.WriteNumber("knownPrivateAddresses", _knownPrivates.Count);
-            json.WriteNumber("bindings", _host!.Bindings.Count);
+            json.WriteString("role", _host!.IsClustered ? (path.IsStandby ? "standby" : "active") : "single");
+            if (_host.NodeName is { } node)
+            {
+                json.WriteString("node", node);
+            }
+            else
+            {
+                json.WriteNull("node");
+            }
+            json.WriteNumber("bindings", _host.Bindings.Count);
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
@@ -259,6 +309,45 @@ internal sealed class LabDataPathAttachment : IDataPath
         }
     }
 
+    /// <summary>
+    /// The counters for the console, one row per worker (each does both directions of the flows the kernel steers to its
+    /// queues) and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
+    /// answered); the ports' L2 work and kernel drops are the notes. Read lock-free from the workers' own counters.
+    /// </summary>
+    public DataPathCounterSnapshot ReadCounters()
+    {
+        var path = _path;
+        if (path is null)
+        {
+            return new DataPathCounterSnapshot([], []);
+        }
+        var (internetDrops, vpcDrops) = path.KernelDrops();
+        var rows = new List<DataPathCounterRow>();
+        foreach (var worker in path.Workers)
+        {
+            rows.Add(Row(string.Create(CultureInfo.InvariantCulture, $"worker {worker.Index}"), "worker (both directions)", worker.Counters,
+                [KeyValuePair.Create("GSO super-frames", worker.Offloads.GsoFrames), KeyValuePair.Create("wake-ups", worker.Wakeups)]));
+        }
+        rows.Add(Row("arp", "ARP queue", path.MaintenanceCounters, [KeyValuePair.Create("frames waiting for ARP", (long)path.PendingFrames)]));
+        return new DataPathCounterSnapshot(
+            rows,
+            [
+                KeyValuePair.Create("Internet port", $"{path.DescribeInternetPort()}, MAC {path.InternetMac}; {L2Text(path.InternetL2, path.InternetNeighbours, internetDrops)}"),
+                KeyValuePair.Create("VPC port", $"{path.DescribeVpcPort()}, MAC {path.VpcMac}; {L2Text(path.VpcL2, path.VpcNeighbours, vpcDrops)}"),
+                KeyValuePair.Create("VPC gateway", Gateway.Packets.Ipv4Address.Format(path.VpcGateway)),
+                KeyValuePair.Create("Internet next hop", _options.InternetGateway is uint router ? Gateway.Packets.Ipv4Address.Format(router) : "on-link (ARP)"),
+                KeyValuePair.Create("Bindings", _host!.Bindings.Count.ToString(CultureInfo.InvariantCulture)),
+                KeyValuePair.Create("Known private addresses", _knownPrivates.Count.ToString(CultureInfo.InvariantCulture)),
+            ]);
+
+        static DataPathCounterRow Row(string name, string role, Gateway.DataPlane.Counters.TrafficCounters c, IReadOnlyList<KeyValuePair<string, long>> details) => new(
+            name, role, c.ReceivedPacketCount, c.ReceivedByteCount, c.ForwardedPacketCount, c.ForwardedByteCount,
+            [.. DropReasons.All.Select(r => KeyValuePair.Create(DropReasons.Name(r), c.DropPacketCount(r)))], details);
+
+        static string L2Text(Gateway.Io.L2.L2Statistics l2, int neighbours, Gateway.Io.Ports.PortKernelDrops drops) => string.Create(CultureInfo.InvariantCulture,
+            $"ARP replies {l2.ArpRepliesSent}, requests {l2.ArpRequestsSent}, ignored {l2.ArpRequestsIgnored}, gratuitous {l2.GratuitousArpsSent}; {neighbours} neighbours; {PortOverrun} {(drops.Known ? drops.Frames.ToString(CultureInfo.InvariantCulture) : "unknown")}");
+    }
+
     /// <summary>One line: received, forwarded, dropped by reason (non-zero reasons only), frames the kernel dropped before us, per-worker frames.</summary>
     public string StatsLine()
     {
@@ -292,6 +381,7 @@ internal sealed class LabDataPathAttachment : IDataPath
         if (_host is not null)
         {
             _host.Changed -= OnChanged;
+            _host.RoleChanged -= OnRoleChanged;
         }
         _announcements.Writer.TryComplete();
         await _stop.CancelAsync().ConfigureAwait(false);

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Gateway.Control.Api;
 using Gateway.Control.Auth;
+using Gateway.Control.Store.Etcd;
 using Gateway.Control.Model;
 using Gateway.Packets;
 
@@ -49,7 +50,7 @@ internal static partial class LabRunner
     {
         if (LabState.Load(topology.Name) is { } existing)
         {
-            if (existing.Processes.FirstOrDefault(p => p.Role == "gateway") is { } daemon && Sh.IsRunning(daemon.Pid, daemon.StartTime))
+            if (existing.Processes.FirstOrDefault(p => IsGateway(p) && Sh.IsRunning(p.Pid, p.StartTime)) is { } daemon)
             {
                 throw new LabException($"lab {topology.Name} is up already (gateway pid {daemon.Pid}); run 'gateway lab down' for it first.");
             }
@@ -60,11 +61,12 @@ internal static partial class LabRunner
         {
             Down(topology.Name, TextWriter.Null);
         }
-        foreach (char side in "iv")
+        foreach (string tap in "iv".Select(side => TapName(topology.Name, side))
+            .Concat(Enumerable.Range(0, topology.Etcd is null ? 0 : topology.GatewayNodes).SelectMany(n => "iv".Select(side => ClusterTapName(topology.Name, n, side)))))
         {
-            if (LinkExists(null, TapName(topology.Name, side)))
+            if (LinkExists(null, tap))
             {
-                throw new LabException($"an interface named {TapName(topology.Name, side)} exists already and is not this lab's; delete it or choose another lab name.");
+                throw new LabException($"an interface named {tap} exists already and is not this lab's; delete it or choose another lab name.");
             }
         }
 
@@ -124,50 +126,9 @@ internal static partial class LabRunner
             }
         }
 
-        // The daemon, with its own state directory and a loopback API port it picks itself.
-        Directory.CreateDirectory(state.DaemonStateDirectory);
-        var credentials = Credentials.LoadOrCreate(state.DaemonStateDirectory, out _);
-        var run = new List<string>(SelfCommand)
-        {
-            "run", "--state", state.DaemonStateDirectory, "--api", "127.0.0.1:0", "--subnet", topology.VpcSubnet.ToString(),
-        };
-        foreach (var pool in topology.PublicPool)
-        {
-            run.AddRange(["--public-pool", pool.ToString()]);
-        }
-        run.AddRange(topology.Veth
-            ? ["--internet-if", state.InternetPort, "--vpc-if", state.VpcPort, "--if-backend", topology.IfBackend]
-            : ["--internet-tap", state.InternetPort, "--vpc-tap", state.VpcPort]);
-        if (topology.InternetGateway is { } router)
-        {
-            run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
-        }
-        if (topology.Workers is { } workers)
-        {
-            run.AddRange(["--workers", workers.ToString(CultureInfo.InvariantCulture)]);
-        }
-        if (topology.TapOffloads is { } offloads)
-        {
-            run.AddRange(["--tap-offloads", offloads ? "on" : "off"]);
-        }
-        run.AddRange(["--stats-interval", "60"]);
-        int pid = Sh.StartDetached(run, state.DaemonLog, state.Dir);
-        RecordProcess(state, "gateway", pid);
-        state.Api = WaitForApi(state, pid, cancellationToken);
-        state.Save();
-        log.WriteLine($"lab {topology.Name}: gateway pid {pid}, API http://{state.Api}/, log {state.DaemonLog}");
-
-        if (!topology.Veth)
-        {
-            // The daemon created both TAPs in the root namespace before its API answered; its descriptors stay bound to
-            // the devices wherever they go, so move them into the segments and nothing of the lab stays here.
-            foreach (var (port, ns) in new[] { (state.InternetPort, inet), (state.VpcPort, vpc) })
-            {
-                Sh.Must("ip", "link", "set", port, "netns", ns);
-                Sh.Must("ip", "-n", ns, "link", "set", port, "master", "br0");
-                Sh.Must("ip", "-n", ns, "link", "set", port, "up");
-            }
-        }
+        Credentials credentials = topology.Etcd is null
+            ? StartDaemon(topology, state, inet, vpc, log, cancellationToken)
+            : StartCluster(topology, state, inet, vpc, log, cancellationToken);
 
         foreach (var host in topology.InternetHosts)
         {
@@ -228,6 +189,170 @@ internal static partial class LabRunner
                     throw new LabException($"{p.Role} exited at once; see {Path.Combine(state.Dir, "nodes", node + ".log")}.");
                 }
             }
+        }
+    }
+
+    /// <summary>The one-node lab's daemon (SQLite state), its TAPs moved into the segments.</summary>
+    /// <summary>The daemon options the topology's gateway section sets: <c>--workers</c>, <c>--tap-offloads</c>.</summary>
+    private static List<string> DataPathTuning(Topology topology)
+    {
+        var options = new List<string>();
+        if (topology.Workers is { } workers)
+        {
+            options.AddRange(["--workers", workers.ToString(CultureInfo.InvariantCulture)]);
+        }
+        if (topology.TapOffloads is { } offloads)
+        {
+            options.AddRange(["--tap-offloads", offloads ? "on" : "off"]);
+        }
+        return options;
+    }
+
+    private static Credentials StartDaemon(Topology topology, LabState state, string inet, string vpc, TextWriter log, CancellationToken cancellationToken)
+    {
+        // The daemon, with its own state directory and a loopback API port it picks itself.
+        Directory.CreateDirectory(state.DaemonStateDirectory);
+        var credentials = Credentials.LoadOrCreate(state.DaemonStateDirectory, out _);
+        var run = new List<string>(SelfCommand)
+        {
+            "run", "--state", state.DaemonStateDirectory, "--api", "127.0.0.1:0", "--subnet", topology.VpcSubnet.ToString(),
+        };
+        foreach (var pool in topology.PublicPool)
+        {
+            run.AddRange(["--public-pool", pool.ToString()]);
+        }
+        run.AddRange(topology.Veth
+            ? ["--internet-if", state.InternetPort, "--vpc-if", state.VpcPort, "--if-backend", topology.IfBackend]
+            : ["--internet-tap", state.InternetPort, "--vpc-tap", state.VpcPort]);
+        if (topology.InternetGateway is { } router)
+        {
+            run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
+        }
+        run.AddRange(DataPathTuning(topology));
+        run.AddRange(["--stats-interval", "60"]);
+        int pid = Sh.StartDetached(run, state.DaemonLog, state.Dir);
+        RecordProcess(state, "gateway", pid);
+        state.Api = WaitForApi(state, pid, cancellationToken);
+        state.Save();
+        log.WriteLine($"lab {topology.Name}: gateway pid {pid}, API http://{state.Api}/, log {state.DaemonLog}");
+
+        if (!topology.Veth)
+        {
+            // The daemon created both TAPs in the root namespace before its API answered; its descriptors stay bound to
+            // the devices wherever they go, so move them into the segments and nothing of the lab stays here.
+            foreach (var (port, ns) in new[] { (state.InternetPort, inet), (state.VpcPort, vpc) })
+            {
+                Sh.Must("ip", "link", "set", port, "netns", ns);
+                Sh.Must("ip", "-n", ns, "link", "set", port, "master", "br0");
+                Sh.Must("ip", "-n", ns, "link", "set", port, "up");
+            }
+        }
+
+        return credentials;
+    }
+
+    /// <summary>
+    /// A cluster lab: the etcd cluster (embedded: 3 members of etcd-server on loopback, data in the lab's folder), then
+    /// <see cref="Topology.GatewayNodes"/> daemons sharing one prefix, each with its own TAP pair on the same two
+    /// segments; etcd's election makes one of them active.
+    /// </summary>
+    private static Credentials StartCluster(Topology topology, LabState state, string inet, string vpc, TextWriter log, CancellationToken cancellationToken)
+    {
+        string endpoints;
+        if (topology.Etcd == "embedded")
+        {
+            var plan = LocalEtcdCluster.Plan($"{topology.Name}-etcd", 3, Path.Combine(state.Dir, "etcd"));
+            for (int i = 0; i < plan.Members.Count; i++)
+            {
+                Directory.CreateDirectory(Path.Combine(state.Dir, "etcd"));
+                int etcdPid = Sh.StartDetached([LocalEtcdCluster.Executable, .. plan.Arguments(i)], Path.Combine(state.Dir, $"etcd{i.ToString(CultureInfo.InvariantCulture)}.log"), state.Dir);
+                RecordProcess(state, $"etcd {i.ToString(CultureInfo.InvariantCulture)}", etcdPid);
+            }
+            WaitForEtcd(plan, state, cancellationToken);
+            endpoints = plan.Endpoints;
+            log.WriteLine($"lab {topology.Name}: etcd {endpoints} (3 members, data in {Path.Combine(state.Dir, "etcd")})");
+        }
+        else
+        {
+            endpoints = topology.Etcd!;
+        }
+        state.EtcdEndpoints = endpoints;
+        state.EtcdPrefix = $"/gateway-lab/{topology.Name}/";
+        state.Save();
+
+        var credentials = Credentials.Generate();
+        for (int n = 0; n < topology.GatewayNodes; n++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            string suffix = n.ToString(CultureInfo.InvariantCulture);
+            string name = $"{topology.Name}-gw{suffix}";
+            string directory = Path.Combine(state.Dir, "node" + suffix);
+            string daemonLog = Path.Combine(state.Dir, $"gateway{suffix}.log");
+            string internetTap = ClusterTapName(topology.Name, n, 'i'), vpcTap = ClusterTapName(topology.Name, n, 'v');
+            // The first node seeds etcd with this pair; a node whose etcd already has one (an external etcd reused) uses that.
+            Credentials.Write(directory, credentials);
+            var run = new List<string>(SelfCommand)
+            {
+                "run", "--state", directory, "--api", "127.0.0.1:0", "--subnet", topology.VpcSubnet.ToString(),
+                "--internet-tap", internetTap, "--vpc-tap", vpcTap, "--stats-interval", "60",
+                "--etcd", endpoints, "--etcd-prefix", state.EtcdPrefix, "--node-name", name, "--segment", topology.Name, "--lease-ttl", "1",
+            };
+            foreach (var pool in topology.PublicPool)
+            {
+                run.AddRange(["--public-pool", pool.ToString()]);
+            }
+            if (topology.InternetGateway is { } router)
+            {
+                run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
+            }
+            run.AddRange(DataPathTuning(topology));
+            int pid = Sh.StartDetached(run, daemonLog, state.Dir);
+            RecordProcess(state, $"gateway {suffix}", pid);
+            string api = WaitForApi(daemonLog, pid, state.Processes.Last(), cancellationToken);
+            foreach (var (port, ns) in new[] { (internetTap, inet), (vpcTap, vpc) })
+            {
+                Sh.Must("ip", "link", "set", port, "netns", ns);
+                Sh.Must("ip", "-n", ns, "link", "set", port, "master", "br0");
+                Sh.Must("ip", "-n", ns, "link", "set", port, "up");
+            }
+            state.GatewayNodes.Add(new LabGatewayNode(name, directory, daemonLog, internetTap, vpcTap, api));
+            state.Api ??= api;
+            state.Save();
+            log.WriteLine($"lab {topology.Name}: gateway node {name} pid {pid}, API http://{api}/, log {daemonLog}");
+        }
+        return Credentials.TryRead(state.GatewayNodes[0].StateDirectory) ?? credentials;
+    }
+
+    /// <summary>A cluster node's TAP: <c>g&lt;lab&gt;&lt;n&gt;i</c> / <c>…v</c> (at most 15 characters with a 12-character lab name).</summary>
+    public static string ClusterTapName(string lab, int node, char side) => string.Create(CultureInfo.InvariantCulture, $"g{lab}{node}{side}");
+
+    private static void WaitForEtcd(LocalEtcdCluster plan, LabState state, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            bool healthy = plan.Members.All(m =>
+            {
+                try
+                {
+                    return http.GetStringAsync(new Uri(m.ClientUrl + "/health"), cancellationToken).GetAwaiter().GetResult().Contains("\"health\":\"true\"", StringComparison.Ordinal);
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    return false;
+                }
+            });
+            if (healthy)
+            {
+                return;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new LabException($"the lab's etcd did not become healthy within 30 s; see {state.Dir}/etcd*.log.");
+            }
+            Thread.Sleep(100);
         }
     }
 
@@ -341,14 +466,16 @@ internal static partial class LabRunner
         state.Save();
     }
 
-    private static string WaitForApi(LabState state, int pid, CancellationToken cancellationToken)
+    private static string WaitForApi(LabState state, int pid, CancellationToken cancellationToken) =>
+        WaitForApi(state.DaemonLog, pid, state.Processes.Last(), cancellationToken);
+
+    private static string WaitForApi(string daemonLog, int pid, LabProcess process, CancellationToken cancellationToken)
     {
         var deadline = DateTime.UtcNow + s_daemonStartTimeout;
-        var process = state.Processes.Last();
         while (DateTime.UtcNow < deadline)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            string text = File.Exists(state.DaemonLog) ? File.ReadAllText(state.DaemonLog) : "";
+            string text = File.Exists(daemonLog) ? File.ReadAllText(daemonLog) : "";
             if (ApiLine().Match(text) is { Success: true } m)
             {
                 return m.Groups[1].Value;
@@ -359,7 +486,7 @@ internal static partial class LabRunner
             }
             Thread.Sleep(100);
         }
-        throw new LabException($"the gateway daemon's API did not answer within {s_daemonStartTimeout.TotalSeconds} s; see {state.DaemonLog}.");
+        throw new LabException($"the gateway daemon's API did not answer within {s_daemonStartTimeout.TotalSeconds} s; see {daemonLog}.");
     }
 
     /// <summary>
@@ -380,9 +507,10 @@ internal static partial class LabRunner
         }
         if (state is not null)
         {
-            // Exec commands first (they live in the namespaces), then the daemon: SIGTERM lets it close the database
-            // and its TAP devices cleanly.
-            foreach (var p in state.Processes.Where(p => p.Role != "gateway").Append(state.Processes.FirstOrDefault(p => p.Role == "gateway")))
+            // Exec commands first (they live in the namespaces), then the daemons (SIGTERM lets them close the database
+            // and their TAP devices cleanly), then the lab's etcd, which the daemons used until they stopped.
+            foreach (var p in state.Processes.Where(p => !IsGateway(p) && !p.Role.StartsWith("etcd ", StringComparison.Ordinal))
+                .Concat(state.Processes.Where(IsGateway)).Concat(state.Processes.Where(p => p.Role.StartsWith("etcd ", StringComparison.Ordinal))))
             {
                 if (p is not null && Stop(p))
                 {
@@ -450,6 +578,8 @@ internal static partial class LabRunner
         }
         return true;
     }
+
+    private static bool IsGateway(LabProcess p) => p.Role == "gateway" || p.Role.StartsWith("gateway ", StringComparison.Ordinal);
 
     public static List<string> ListNamespaces(string name)
     {

@@ -38,6 +38,14 @@ internal sealed class LabState
     public List<LabHostRecord> Hosts { get; init; } = [];
     public List<LabInstanceRecord> Instances { get; init; } = [];
 
+    /// <summary>A cluster lab's gateway nodes (empty for a one-node lab, whose daemon is <see cref="DaemonStateDirectory"/>).</summary>
+    public List<LabGatewayNode> GatewayNodes { get; init; } = [];
+
+    /// <summary>A cluster lab's etcd client URLs and key prefix.</summary>
+    public string? EtcdEndpoints { get; set; }
+
+    public string? EtcdPrefix { get; set; }
+
     public static string Directory(string name) => Path.Combine(RunRoot, name);
 
     [JsonIgnore]
@@ -75,3 +83,6 @@ internal sealed class LabState
         Gateway.Io.Pcap.OutputFile.WriteAllText(Path.Combine(Dir, FileName), JsonSerializer.Serialize(this, s_json));
     }
 }
+
+/// <summary>One gateway node of a cluster lab: its name, state folder, log, TAP devices and API.</summary>
+internal sealed record LabGatewayNode(string Name, string StateDirectory, string Log, string InternetPort, string VpcPort, string? Api);

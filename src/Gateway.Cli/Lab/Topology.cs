@@ -47,6 +47,12 @@ internal sealed partial record Topology(
     /// <summary><c>gateway.tapOffloads</c>: the daemon's <c>--tap-offloads</c> (null: its default, on).</summary>
     public bool? TapOffloads { get; init; }
 
+    /// <summary>Gateway nodes (<c>gateway.nodes</c>, default 1); more than one shares the state through etcd, one active at a time.</summary>
+    public int GatewayNodes { get; init; } = 1;
+
+    /// <summary><c>gateway.etcd</c>: null (one node, SQLite), "embedded" (a 3-member etcd inside the lab) or etcd client URLs.</summary>
+    public string? Etcd { get; init; }
+
     private static readonly Ipv4Cidr[] s_testNets = [Ipv4Cidr.Parse("192.0.2.0/24"), Ipv4Cidr.Parse("198.51.100.0/24"), Ipv4Cidr.Parse("203.0.113.0/24")];
 
     [GeneratedRegex("^[a-z0-9-]{1,12}$")]
@@ -108,6 +114,8 @@ internal sealed partial record Topology(
 
             bool veth = false;
             string ifBackend = "packet";
+            int gatewayNodes = 1;
+            string? etcd = null;
             uint? internetGateway = null;
             int? workers = null;
             bool? tapOffloads = null;
@@ -151,6 +159,25 @@ internal sealed partial record Topology(
                     throw Error("gateway.workers", $"{workers} is not 1 to 256 (the data-path worker threads; each owns one queue of every TAP).");
                 }
                 tapOffloads = Bool(gateway, "tapOffloads", "gateway.tapOffloads");
+                if (Member(gateway, "nodes") is { } count)
+                {
+                    gatewayNodes = count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out int n) && n is >= 1 and <= 4
+                        ? n
+                        : throw Error("gateway.nodes", $"{count} is not a number of gateway nodes from 1 to 4.");
+                }
+                etcd = String(gateway, "etcd", "gateway.etcd");
+                if (etcd is not null && etcd != "embedded" && !etcd.Split(',').All(e => Uri.TryCreate(e.Trim(), UriKind.Absolute, out var u) && u.Scheme is "http" or "https"))
+                {
+                    throw Error("gateway.etcd", $"'{etcd}' is neither \"embedded\" nor etcd client URLs (http://127.0.0.1:2379,...).");
+                }
+                if (gatewayNodes > 1 && etcd is null)
+                {
+                    etcd = "embedded"; // several nodes share their state through etcd: the lab's own unless told otherwise
+                }
+                if (etcd is not null && veth)
+                {
+                    throw Error("gateway.mode", "a cluster lab (gateway.etcd or gateway.nodes > 1) runs its nodes on TAP devices; use \"tap\".");
+                }
             }
 
             var internet = Member(root, "internet") ?? throw Error("internet", "is required (subnet and hosts).");
@@ -234,6 +261,8 @@ internal sealed partial record Topology(
                 IfBackend = ifBackend,
                 Workers = workers,
                 TapOffloads = tapOffloads,
+                GatewayNodes = gatewayNodes,
+                Etcd = etcd,
             };
         }
 

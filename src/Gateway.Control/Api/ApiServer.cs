@@ -1,8 +1,10 @@
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gateway.Control.Auth;
+using Gateway.Control.Hosting;
 using Gateway.Control.Rules;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -49,23 +51,41 @@ internal sealed class ApiServer : IAsyncDisposable
         _log = log;
         VpcActions.Register(_actions);
         CvmActions.Register(_actions);
+        ClusterActions.Register(_actions);
     }
 
     /// <summary>Where the server listens (the real port when 0 was asked for).</summary>
     public IPEndPoint EndPoint { get; private set; } = new(IPAddress.Loopback, 0);
 
-    public async Task StartAsync(IPEndPoint endPoint, CancellationToken cancellationToken)
+    /// <param name="extensions">Served on the same listener ahead of the API (the console); each takes only its own paths.</param>
+    /// <param name="host">The host the extensions serve.</param>
+    /// <param name="certificate">Null: plain HTTP; else TLS only.</param>
+    public async Task StartAsync(IPEndPoint endPoint, X509Certificate2? certificate, IReadOnlyList<IListenerExtension> extensions, GatewayHost host, CancellationToken cancellationToken)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore();
+        foreach (var extension in extensions)
+        {
+            extension.ConfigureServices(builder.Services, host);
+        }
         builder.WebHost.ConfigureKestrel(options =>
         {
-            options.Listen(endPoint);
+            options.Listen(endPoint, listen =>
+            {
+                if (certificate is not null)
+                {
+                    listen.UseHttps(certificate);
+                }
+            });
             options.AddServerHeader = false;
             // Our own reader enforces the API limit with an error envelope; this only cuts off abuse.
             options.Limits.MaxRequestBodySize = Math.Max(_maxBodyBytes * 16, 16L << 20);
         });
         var app = builder.Build();
+        foreach (var extension in extensions)
+        {
+            extension.Configure(app);
+        }
         app.Run(HandleAsync);
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
         _app = app;

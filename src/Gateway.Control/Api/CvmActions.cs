@@ -9,7 +9,8 @@ namespace Gateway.Control.Api;
 /// <summary>The cvm 2017-03-12 actions: instances and their internet access.</summary>
 internal static class CvmActions
 {
-    private const string DefaultChargeType = "TRAFFIC_POSTPAID_BY_HOUR";
+    internal const string DefaultChargeType = "TRAFFIC_POSTPAID_BY_HOUR";
+    internal const string DefaultInstanceType = "S5.SMALL1";
 
     public static void Register(Dictionary<string, Func<ControlPlane, RequestArgs, JsonObject>> actions)
     {
@@ -47,7 +48,7 @@ internal static class CvmActions
             privateIps,
             args.BoundedString("InstanceName") ?? "Unnamed",
             args.Object("Placement")?.BoundedString("Zone") ?? Zones.Default(args.Region),
-            args.BoundedString("InstanceType") ?? "S5.SMALL1",
+            args.BoundedString("InstanceType") ?? DefaultInstanceType,
             args.BoundedString("ImageId") ?? "")
         {
             ClientToken = args.BoundedString("ClientToken", 64) is { Length: > 0 } token ? token : null,

@@ -37,30 +37,7 @@ public sealed record Credentials(string SecretId, string SecretKey)
         {
             return null;
         }
-        string? id = null, key = null;
-        foreach (string line in File.ReadAllLines(path))
-        {
-            int eq = line.IndexOf('=', StringComparison.Ordinal);
-            if (eq <= 0)
-            {
-                continue;
-            }
-            string name = line[..eq].Trim();
-            string value = line[(eq + 1)..].Trim();
-            if (name == SecretIdVariable)
-            {
-                id = value;
-            }
-            else if (name == SecretKeyVariable)
-            {
-                key = value;
-            }
-        }
-        if (string.IsNullOrEmpty(id) || string.IsNullOrEmpty(key))
-        {
-            throw new InvalidDataException($"{path} lacks {SecretIdVariable}=... or {SecretKeyVariable}=...; fix it or delete it to have a new pair generated.");
-        }
-        return new Credentials(id, key);
+        return Parse(File.ReadAllText(path), path);
     }
 
     /// <summary>
@@ -78,9 +55,52 @@ public sealed record Credentials(string SecretId, string SecretKey)
         {
             return credentials;
         }
-        credentials = new Credentials(
-            "AKID" + RandomNumberGenerator.GetString(Alphanumerics, 32),
-            RandomNumberGenerator.GetString(Alphanumerics, 32));
+        credentials = Generate();
+        string path = Write(stateDirectory, credentials);
+        generatedPath = path;
+        return credentials;
+    }
+
+    /// <summary>A fresh key pair.</summary>
+    public static Credentials Generate() => new(
+        "AKID" + RandomNumberGenerator.GetString(Alphanumerics, 32),
+        RandomNumberGenerator.GetString(Alphanumerics, 32));
+
+    /// <summary>The credentials file's text (<c>NAME=value</c> lines, as <see cref="TryRead"/> reads them).</summary>
+    public string ToFileText() => $"{SecretIdVariable}={SecretId}\n{SecretKeyVariable}={SecretKey}\n";
+
+    /// <summary>Reads the text of a credentials file; <paramref name="source"/> names it in errors.</summary>
+    public static Credentials Parse(string text, string source)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        string? id = null, key = null;
+        foreach (string line in text.Split('\n'))
+        {
+            int eq = line.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                continue;
+            }
+            string name = line[..eq].Trim();
+            string value = line[(eq + 1)..].Trim();
+            if (name == SecretIdVariable)
+            {
+                id = value;
+            }
+            else if (name == SecretKeyVariable)
+            {
+                key = value;
+            }
+        }
+        return string.IsNullOrEmpty(id) || string.IsNullOrEmpty(key)
+            ? throw new InvalidDataException($"{source} lacks {SecretIdVariable}=... or {SecretKeyVariable}=...; fix it or delete it to have a new pair generated.")
+            : new Credentials(id, key);
+    }
+
+    /// <summary>Writes the credentials file into <paramref name="stateDirectory"/> (0600 from the first byte, atomically); returns its path.</summary>
+    public static string Write(string stateDirectory, Credentials credentials)
+    {
+        ArgumentNullException.ThrowIfNull(credentials);
         Hosting.StateDirectory.Ensure(stateDirectory);
         string path = Path.Combine(stateDirectory, FileName);
         string temp = path + ".tmp";
@@ -93,13 +113,12 @@ public sealed record Credentials(string SecretId, string SecretKey)
         using (var stream = new FileStream(temp, options))
         using (var writer = new StreamWriter(stream))
         {
-            writer.Write($"{SecretIdVariable}={credentials.SecretId}\n{SecretKeyVariable}={credentials.SecretKey}\n");
+            writer.Write(credentials.ToFileText());
             writer.Flush();
             stream.Flush(flushToDisk: true);
         }
         File.Move(temp, path, overwrite: true);
-        generatedPath = path;
-        return credentials;
+        return path;
     }
 
     public override string ToString() => $"{SecretId}/(secret)";

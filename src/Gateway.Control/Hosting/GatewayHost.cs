@@ -32,6 +32,9 @@ public sealed record GatewayOptions
 
     public int EipQuota { get; init; } = ControlPlaneLimits.DefaultEipQuota;
 
+    /// <summary>Longest a change may take (commit, conflicts, applied here) before it fails with ServiceUnavailable.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
     public long MaxRequestBodyBytes { get; init; } = ApiServer.DefaultMaxBodyBytes;
 
     /// <summary>The key pair; null: <c>GATEWAY_SECRET_ID</c>/<c>GATEWAY_SECRET_KEY</c>, else the state directory's file, else a new one there.</summary>
@@ -40,7 +43,19 @@ public sealed record GatewayOptions
     /// <summary>Packet paths (TAP ports, a forwarding engine) started after the table is loaded and before the API answers.</summary>
     public IReadOnlyList<IDataPath> DataPaths { get; init; } = [];
 
+    /// <summary>With a certificate the API's listener (and the console on it) speaks TLS only (HTTP/1.1 and HTTP/2).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2? ApiCertificate { get; init; }
+
+    /// <summary>Served on the API's listener beside the API (the web console), each under its own path.</summary>
+    public IReadOnlyList<IListenerExtension> ListenerExtensions { get; init; } = [];
+
     public TimeProvider Clock { get; init; } = TimeProvider.System;
+
+    /// <summary>Keep the control state in this etcd cluster instead of SQLite (<c>--etcd</c>): one node of a cluster.</summary>
+    public Store.Etcd.EtcdOptions? Etcd { get; init; }
+
+    /// <summary>The node's part in the cluster (lease, election of the active data path); used with <see cref="Etcd"/>.</summary>
+    public Cluster.ClusterOptions ClusterOptions { get; init; } = new();
 
     /// <summary>How long PENDING, STOPPING, STARTING and REBOOTING read (0: every change settles within its request).</summary>
     public TimeSpan TransitionTime { get; init; }
@@ -63,14 +78,16 @@ public interface IDataPath : IAsyncDisposable
 /// </summary>
 public sealed class GatewayHost : IAsyncDisposable
 {
-    private readonly SqliteStore _store;
+    private readonly IControlStore _store;
     private readonly ControlPlane _plane;
     private readonly ApiServer _api;
     private readonly IReadOnlyList<IDataPath> _dataPaths;
+    private Cluster.ClusterNode? _cluster;
     private bool _stopped;
 
-    private GatewayHost(SqliteStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths)
+    private GatewayHost(IControlStore store, ControlPlane plane, ApiServer api, BindingTable table, Credentials credentials, string? generatedCredentialsPath, IReadOnlyList<IDataPath> dataPaths, TimeProvider clock)
     {
+        Clock = clock;
         _store = store;
         _plane = plane;
         _api = api;
@@ -90,9 +107,22 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public IPEndPoint ApiEndPoint => _api.EndPoint;
 
-    public string DatabasePath => _store.Path;
+    /// <summary>Where the control state lives: the database file, or etcd's endpoints and key prefix.</summary>
+    public string DatabasePath => _store.Location;
 
     public string VpcId => _plane.VpcId;
+
+    /// <summary>The clock the control plane and the API use (sessions and signatures expire by it).</summary>
+    public TimeProvider Clock { get; }
+
+    /// <summary>The one control plane: the API and the console change state only through it.</summary>
+    internal ControlPlane Plane => _plane;
+
+    /// <summary>Per-instance traffic history where traffic is metered (null: not metered here).</summary>
+    public IInstanceTrafficHistory? TrafficHistory { get; set; }
+
+    /// <summary>The counters of every attached data path that keeps them (empty without a data path).</summary>
+    public IReadOnlyList<IDataPathCounters> DataPathCounters => [.. _dataPaths.OfType<IDataPathCounters>()];
 
     public string SubnetId => _plane.SubnetId;
 
@@ -105,6 +135,33 @@ public sealed class GatewayHost : IAsyncDisposable
         add => _plane.Changed += value;
         remove => _plane.Changed -= value;
     }
+
+    /// <summary>True when the control state is in etcd, shared with other nodes.</summary>
+    public bool IsClustered => _store.FeedsCommits;
+
+    /// <summary>This node's name in the cluster (null on SQLite).</summary>
+    public string? NodeName { get; private set; }
+
+    /// <summary>
+    /// True while this node's data path may answer: always on one node; in a cluster, while etcd names it the active
+    /// node of its segment pair (<see cref="RoleChanged"/>).
+    /// </summary>
+    public bool IsActive => _cluster?.IsActive ?? !IsClustered;
+
+    /// <summary>
+    /// Raised when this node becomes the active one of its segment pair (true) or stops being it (false), on the
+    /// election's thread. A data path that sees false must stop answering at once.
+    /// </summary>
+    public event Action<bool>? RoleChanged;
+
+    /// <summary>
+    /// The cluster's virtual MACs for this node's segment pair (internet, VPC; <c>aa:bb:cc:dd:ee:ff</c>): the same on every
+    /// node, as VRRP's virtual router MAC, so a takeover needs no host to relearn anything. Null on one node.
+    /// </summary>
+    public (string Internet, string Vpc)? VirtualMacs { get; private set; }
+
+    /// <summary>The store revision this node's table has applied (0 on SQLite).</summary>
+    public long AppliedRevision => _plane.AppliedRevision;
 
     /// <summary>The private addresses of every instance now.</summary>
     public IReadOnlyList<uint> KnownPrivateAddresses() => _plane.KnownPrivateAddresses();
@@ -139,37 +196,77 @@ public sealed class GatewayHost : IAsyncDisposable
             log.WriteLine($"gateway: warning: {warning}");
         }
         string? generated = null;
-        var credentials = options.Credentials ?? Credentials.LoadOrCreate(options.StateDirectory, out generated);
-        var store = SqliteStore.Open(options.StateDirectory);
-        // SQLite creates the database, its WAL and its shared-memory file with the process's umask (often 0644).
-        foreach (string file in (string[])[store.Path, store.Path + "-wal", store.Path + "-shm"])
+        IControlStore store;
+        Credentials credentials;
+        if (options.Etcd is { } etcd)
         {
-            StateDirectory.MakeOwnerOnly(file);
+            var etcdStore = Store.Etcd.EtcdStore.Connect(etcd with { CallTimeout = options.RequestTimeout });
+            store = etcdStore;
+            try
+            {
+                CheckClusterConfiguration(etcdStore, options);
+                credentials = options.Credentials ?? ClusterCredentials(etcdStore, options.StateDirectory, out generated);
+            }
+            catch
+            {
+                store.Dispose();
+                throw;
+            }
+            // Requests block a pool thread while their transaction and the watch round-trip (milliseconds); do not let the
+            // pool's slow thread injection turn eight concurrent clients into seconds of queueing.
+            ThreadPool.GetMinThreads(out int workers, out int ports);
+            ThreadPool.SetMinThreads(Math.Max(workers, 64), ports);
+        }
+        else
+        {
+            credentials = options.Credentials ?? Credentials.LoadOrCreate(options.StateDirectory, out generated);
+            var sqlite = SqliteStore.Open(options.StateDirectory);
+            // SQLite creates the database, its WAL and its shared-memory file with the process's umask (often 0644).
+            foreach (string file in (string[])[sqlite.Path, sqlite.Path + "-wal", sqlite.Path + "-shm"])
+            {
+                StateDirectory.MakeOwnerOnly(file);
+            }
+            store = sqlite;
         }
         try
         {
-            string vpcId = store.GetMeta("vpc_id") ?? NewMeta(store, "vpc_id", ResourceIds.VpcPrefix);
-            string subnetId = store.GetMeta("subnet_id") ?? NewMeta(store, "subnet_id", ResourceIds.SubnetPrefix);
+            string vpcId = store.GetOrCreateMeta("vpc_id", () => ResourceIds.New(ResourceIds.VpcPrefix, _ => false));
+            string subnetId = store.GetOrCreateMeta("subnet_id", () => ResourceIds.New(ResourceIds.SubnetPrefix, _ => false));
             var state = store.Load(members, options.Subnet, vpcId, subnetId);
-            string created = store.GetMeta("network_created") ?? NewTime(store, "network_created", options.Clock);
+            string created = store.GetOrCreateMeta("network_created", () => options.Clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture));
             state.NetworkCreated = DateTimeOffset.Parse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
             foreach (var instance in state.Instances.Values.Where(i => !options.Subnet.Contains(i.PrivateIp)))
             {
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
-            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { TransitionTime = options.TransitionTime }, options.Clock);
+            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { RequestTimeout = options.RequestTimeout, TransitionTime = options.TransitionTime }, options.Clock);
             plane.LoadTable();
-            var problems = plane.CheckTableAgainstStore();
-            if (problems.Count > 0)
+            if (!store.FeedsCommits)
             {
-                throw new InvalidDataException($"the binding table does not match {store.Path} after loading: {string.Join("; ", problems)}");
+                var problems = plane.CheckTableAgainstStore();
+                if (problems.Count > 0)
+                {
+                    throw new InvalidDataException($"the binding table does not match {store.Location} after loading: {string.Join("; ", problems)}");
+                }
             }
+            // From here on the store's watch (if it has one) keeps the state and the table current, from the loaded revision.
+            (store as IChangeFeed)?.Start(plane, state);
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"gateway: state {store.Path}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
+                $"gateway: state {store.Location}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded{(store.FeedsCommits ? $" at revision {state.Revision}" : "")}; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
             var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
-            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths);
+            var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths, options.Clock)
+            {
+                NodeName = options.Etcd?.NodeName,
+            };
+            if (store.FeedsCommits && options.DataPaths.Count > 0)
+            {
+                // Created once per segment pair by whichever node comes first; every node then uses the same pair.
+                string macs = store.GetOrCreateMeta($"virtual-macs/{options.ClusterOptions.Segment}", () => $"{NewLocalMac()} {NewLocalMac()}");
+                string[] pair = macs.Split(' ');
+                host.VirtualMacs = (pair[0], pair[1]);
+            }
             var started = new List<IDataPath>();
             try
             {
@@ -178,10 +275,23 @@ public sealed class GatewayHost : IAsyncDisposable
                     await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
                     started.Add(path);
                 }
-                await api.StartAsync(options.ApiEndPoint, cancellationToken).ConfigureAwait(false);
+                await api.StartAsync(options.ApiEndPoint, options.ApiCertificate, options.ListenerExtensions, host, cancellationToken).ConfigureAwait(false);
+                if (store is Store.Etcd.EtcdStore shared)
+                {
+                    var segment = options.DataPaths.Count > 0 ? options.ClusterOptions : options.ClusterOptions with { Segment = null };
+                    var node = new Cluster.ClusterNode(shared.Connection, segment, () => plane.AppliedRevision, api.EndPoint.ToString());
+                    node.RoleChanged += active => host.RoleChanged?.Invoke(active);
+                    host._cluster = node;
+                    plane.ClusterStatus = node.DescribeAsync;
+                    await node.StartAsync(log, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch
             {
+                if (host._cluster is { } node)
+                {
+                    await node.DisposeAsync().ConfigureAwait(false);
+                }
                 await api.DisposeAsync().ConfigureAwait(false);
                 foreach (var path in Enumerable.Reverse(started))
                 {
@@ -198,6 +308,56 @@ public sealed class GatewayHost : IAsyncDisposable
         }
     }
 
+    /// <summary>A random unicast, locally administered MAC (first octet xxxxxx10).</summary>
+    private static string NewLocalMac()
+    {
+        Span<byte> bytes = stackalloc byte[6];
+        System.Security.Cryptography.RandomNumberGenerator.Fill(bytes);
+        bytes[0] = (byte)((bytes[0] & 0xFC) | 0x02);
+        return Convert.ToHexString(bytes).ToLowerInvariant().Chunk(2).Select(c => new string(c)).Aggregate((a, b) => a + ":" + b);
+    }
+
+    /// <summary>
+    /// Every node of a cluster must hand out the same pool from the same subnet under the same quota, or the rules
+    /// would differ by node: the first node records its options in etcd, every later one must match them.
+    /// </summary>
+    private static void CheckClusterConfiguration(Store.Etcd.EtcdStore store, GatewayOptions options)
+    {
+        string mine = new System.Text.Json.Nodes.JsonObject
+        {
+            ["publicPools"] = new System.Text.Json.Nodes.JsonArray([.. options.PublicPools.Select(p => (System.Text.Json.Nodes.JsonNode?)p.ToString())]),
+            ["subnet"] = options.Subnet.ToString(),
+            ["eipQuota"] = options.EipQuota,
+        }.ToJsonString();
+        string stored = store.GetOrCreateMeta("config", () => mine);
+        if (stored != mine)
+        {
+            throw new GatewayConfigurationException(
+                $"this node's options {mine} differ from the cluster's {stored} (recorded in {store.Location}, key meta/config, by its first node): give every node the same --public-pool, --subnet and --eip-quota, or use another --etcd-prefix.");
+        }
+    }
+
+    /// <summary>
+    /// Any node must accept the same signatures: the environment's key pair if set, else the cluster's, created by the
+    /// first node in etcd (meta/credentials) and copied to this node's state directory (0600) for <c>gateway ctl --state</c>.
+    /// </summary>
+    private static Credentials ClusterCredentials(Store.Etcd.EtcdStore store, string stateDirectory, out string? generatedPath)
+    {
+        generatedPath = null;
+        if (Credentials.FromEnvironment() is { } fromEnvironment)
+        {
+            return fromEnvironment;
+        }
+        // The first node seeds the cluster with its state directory's pair if it has one (a lab writes it), else a new one.
+        string text = store.GetOrCreateMeta("credentials", () => (Credentials.TryRead(stateDirectory) ?? Credentials.Generate()).ToFileText());
+        var credentials = Credentials.Parse(text, $"{store.Location} key meta/credentials");
+        if (Credentials.TryRead(stateDirectory) != credentials)
+        {
+            generatedPath = Credentials.Write(stateDirectory, credentials);
+        }
+        return credentials;
+    }
+
     /// <summary>Stops the API (requests in flight finish), then the data paths, then closes the database cleanly.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
@@ -210,6 +370,10 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             await _api.StopAsync(cancellationToken).ConfigureAwait(false);
             await _api.DisposeAsync().ConfigureAwait(false);
+            if (_cluster is { } node)
+            {
+                await node.DisposeAsync().ConfigureAwait(false); // gives the active role up at once
+            }
             foreach (var path in _dataPaths.Reverse())
             {
                 await path.DisposeAsync().ConfigureAwait(false);
@@ -222,18 +386,4 @@ public sealed class GatewayHost : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await StopAsync().ConfigureAwait(false);
-
-    private static string NewTime(SqliteStore store, string key, TimeProvider clock)
-    {
-        string now = clock.GetUtcNow().UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture);
-        store.SetMeta(key, now);
-        return now;
-    }
-
-    private static string NewMeta(SqliteStore store, string key, string prefix)
-    {
-        string id = ResourceIds.New(prefix, _ => false);
-        store.SetMeta(key, id);
-        return id;
-    }
 }

@@ -19,6 +19,16 @@ internal sealed class ChangeSet
     public (long Id, string Action)? Task { get; set; }
     /// <summary>A RunInstances ClientToken and the instances it created, kept with them in the same transaction.</summary>
     public (string Token, IReadOnlyList<string> InstanceIds)? ClientToken { get; set; }
+    /// <summary>
+    /// The store's revision of this change (etcd: the transaction's revision; SQLite: 0). A change read back from a
+    /// store's change feed carries it; <see cref="ControlState.Apply"/> records it as the state's revision.
+    /// </summary>
+    public long Revision { get; set; }
+    /// <summary>
+    /// The store's version of every key this change wrote (etcd: key → mod revision, 0 for a deleted key); empty for
+    /// SQLite. Kept in <see cref="ControlState.KeyRevisions"/> so that the next change can compare what it read.
+    /// </summary>
+    public Dictionary<string, long> KeyRevisions { get; } = new(StringComparer.Ordinal);
 
     public bool IsEmpty =>
         PutInstances.Count == 0 && DeletedInstances.Count == 0 && PutAddresses.Count == 0 && DeletedAddresses.Count == 0
@@ -54,6 +64,16 @@ internal sealed class ControlState
     public DateTimeOffset NetworkCreated { get; set; }
     public long NextSeq { get; set; } = 1;
     public long NextTaskId { get; set; } = 1;
+
+    /// <summary>The store revision this state reflects (etcd: the last revision applied from the watch; SQLite: 0).</summary>
+    public long Revision { get; set; }
+
+    /// <summary>
+    /// The store's version of each of its keys that this state reflects (etcd key → mod revision; empty for SQLite).
+    /// Opaque to the rules: a store reads it, under the control plane's lock, to build the compares of a transaction
+    /// from exactly the versions the rules saw.
+    /// </summary>
+    public Dictionary<string, long> KeyRevisions { get; } = new(StringComparer.Ordinal);
 
     public IReadOnlyDictionary<string, Instance> Instances => _instances;
     public IReadOnlyDictionary<string, ElasticAddress> Addresses => _addresses;
@@ -99,6 +119,39 @@ internal sealed class ControlState
 
     public void LoadTask(long id) => _taskIds.Add(id);
 
+    /// <summary>
+    /// The instances whose binding <paramref name="change"/> may alter (before or after it), read against this state
+    /// before it is applied: changed or removed instances, and the instances of changed or removed EIPs.
+    /// </summary>
+    public HashSet<string> AffectedInstanceIds(ChangeSet change)
+    {
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var instance in change.PutInstances)
+        {
+            ids.Add(instance.Id);
+        }
+        ids.UnionWith(change.DeletedInstances);
+        foreach (var address in change.PutAddresses)
+        {
+            if (address.InstanceId is not null)
+            {
+                ids.Add(address.InstanceId);
+            }
+            if (_addresses.GetValueOrDefault(address.Id)?.InstanceId is string before)
+            {
+                ids.Add(before);
+            }
+        }
+        foreach (string id in change.DeletedAddresses)
+        {
+            if (_addresses.GetValueOrDefault(id)?.InstanceId is string before)
+            {
+                ids.Add(before);
+            }
+        }
+        return ids;
+    }
+
     public void Apply(ChangeSet change)
     {
         foreach (var address in change.PutAddresses)
@@ -131,7 +184,25 @@ internal sealed class ControlState
         {
             Pool.Return(ip, seq);
         }
-        NextSeq = change.NextSeq;
+        if (change.NextSeq > 0)
+        {
+            NextSeq = change.NextSeq;
+        }
+        foreach (var (key, revision) in change.KeyRevisions)
+        {
+            if (revision == 0)
+            {
+                KeyRevisions.Remove(key);
+            }
+            else
+            {
+                KeyRevisions[key] = revision;
+            }
+        }
+        if (change.Revision > Revision)
+        {
+            Revision = change.Revision;
+        }
         if (change.ClientToken is { } clientToken)
         {
             _clientTokens[clientToken.Token] = clientToken.InstanceIds;
@@ -139,7 +210,7 @@ internal sealed class ControlState
         if (change.Task is { } task)
         {
             _taskIds.Add(task.Id);
-            NextTaskId = task.Id + 1;
+            NextTaskId = Math.Max(NextTaskId, task.Id + 1);
         }
     }
 

@@ -35,6 +35,8 @@ public static class ErrorCodes
     public const string ResourceInsufficient = "ResourceInsufficient";
     public const string ResourceNotFound = "ResourceNotFound";
     public const string InternalError = "InternalError";
+    /// <summary>The service cannot take the request now (a cluster's store has no quorum or cannot be reached); retry later.</summary>
+    public const string ServiceUnavailable = "ServiceUnavailable";
 
     // vpc.
     public const string AddressQuotaLimitExceeded = "AddressQuotaLimitExceeded";

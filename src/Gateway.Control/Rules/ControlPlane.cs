@@ -49,6 +49,12 @@ internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.Defa
 {
     public const int DefaultEipQuota = 20;
     public const int MaxIdsPerRequest = 100;
+
+    /// <summary>
+    /// How long one change may take from deciding to applied (a shared store: commit, conflicts decided again, and
+    /// this node's table reaching the commit); past it the request fails with <see cref="ErrorCodes.ServiceUnavailable"/>.
+    /// </summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>InstanceName's limit in RunInstances and ModifyInstancesAttribute (cvm: InvalidInstanceName.TooLong).</summary>
     public const int MaxInstanceNameLength = 60;
 
@@ -65,23 +71,33 @@ internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.Defa
 /// The seed's public-IP rules over instances, ordinary public IPs and EIPs, and the control channel to the data plane.
 /// </summary>
 /// <remarks>
-/// <para>Every change runs under one lock, in three steps: the rules build a <see cref="Mutation"/> (refusing with
-/// an <see cref="ApiException"/> before anything is written), the store commits it in one transaction, and the
-/// binding table and the memory state take it. Only then does the caller answer, so a client that got a success
-/// can send traffic through the new binding at once, and an answered change is on disk.</para>
+/// <para>Every change goes in three steps: the rules build a <see cref="Mutation"/> (refusing with an
+/// <see cref="ApiException"/> before anything is written), the store commits it in one transaction, and the binding
+/// table and the memory state take it. Only then does the caller answer, so a client that got a success can send
+/// traffic through the new binding at once, and an answered change is durable. One change at a time is decided and
+/// committed on a node; queries and the change feed only wait for the state lock, never for a commit.</para>
+/// <para>With a store shared by several nodes (<see cref="IControlStore.FeedsCommits"/>), the state and the table
+/// change only through the store's change feed (<see cref="IChangeSink"/>), in commit order, whoever committed: the
+/// committer waits until its own commit came back through the feed. A commit refused because another node changed a
+/// fact the rules read is decided again once this node has seen that change.</para>
 /// <para>Rebinding an instance (EIP associate/disassociate) is one <see cref="BindingTable.Bind"/>, which installs the
 /// new public address before it removes the old one: no packet meets a half-changed state.</para>
 /// </remarks>
-internal sealed class ControlPlane
+internal sealed class ControlPlane : IChangeSink
 {
+    /// <summary>Guards <see cref="_state"/> and the table's writer side; held for the rules and for applying, never across a commit.</summary>
     private readonly Lock _lock = new();
-    private readonly ControlState _state;
-    private readonly SqliteStore _store;
+    /// <summary>One change decided and committed at a time on this node (the store's transactions are one at a time anyway).</summary>
+    private readonly Lock _mutations = new();
+    /// <summary>Pulsed after every apply, for a committer waiting for its change to come back through the feed.</summary>
+    private readonly object _applied = new();
+    private ControlState _state;
+    private readonly IControlStore _store;
     private readonly BindingTable _table;
     private readonly TimeProvider _clock;
     private readonly ControlPlaneLimits _limits;
 
-    public ControlPlane(ControlState state, SqliteStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
+    public ControlPlane(ControlState state, IControlStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
     {
         _state = state;
         _store = store;
@@ -98,11 +114,38 @@ internal sealed class ControlPlane
 
     public ControlPlaneLimits Limits => _limits;
 
+    /// <summary>The cluster's nodes and roles (set when the store is shared; null on one node).</summary>
+    public Func<CancellationToken, Task<System.Text.Json.Nodes.JsonObject>>? ClusterStatus { get; set; }
+
     public string VpcId => _state.VpcId;
 
     public string SubnetId => _state.SubnetId;
 
     public Ipv4Cidr Subnet => _state.Subnet;
+
+    /// <summary>The state now (replaced whole when a shared store's feed had to reload).</summary>
+    public ControlState State
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state;
+            }
+        }
+    }
+
+    /// <summary>The store revision this node's state and table reflect (0 for a store without revisions).</summary>
+    public long AppliedRevision
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _state.Revision;
+            }
+        }
+    }
 
     /// <summary>Fills the (empty) binding table from the state: start-up, before the API answers.</summary>
     public void LoadTable()
@@ -118,8 +161,8 @@ internal sealed class ControlPlane
     }
 
     /// <summary>
-    /// Differences between the binding table and the bindings the database implies (read from disk, not memory);
-    /// empty when they are equal.
+    /// Differences between the binding table and the bindings the store implies (read from the store, not memory);
+    /// empty when they are equal. With a shared store, only meaningful once changes have stopped.
     /// </summary>
     public IReadOnlyList<string> CheckTableAgainstStore()
     {
@@ -130,15 +173,19 @@ internal sealed class ControlPlane
             var problems = new List<string>();
             foreach (var (pub, priv) in inStore.Except(inTable))
             {
-                problems.Add($"the database binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the table does not");
+                problems.Add($"the store binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the table does not");
             }
             foreach (var (pub, priv) in inTable.Except(inStore))
             {
-                problems.Add($"the table binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the database does not");
+                problems.Add($"the table binds {Ipv4Address.Format(pub)} -> {Ipv4Address.Format(priv)} but the store does not");
             }
             return problems;
         }
     }
+
+    /// <summary>The binding table's bindings now (public, private), sorted.</summary>
+    public IReadOnlyList<(uint PublicIp, uint PrivateIp)> TableBindings() =>
+        [.. _table.Snapshot().Select(b => (b.PublicAddress, b.PrivateAddress)).Order()];
 
     /// <summary>The private addresses of every instance (the VPC sources the data plane may accept).</summary>
     public IReadOnlyList<uint> KnownPrivateAddresses()
@@ -219,7 +266,7 @@ internal sealed class ControlPlane
 
     public IReadOnlyList<string> RunInstances(RunInstancesCommand command) => Mutate(m =>
     {
-        if (command.ClientToken is { } token && _state.InstancesOfClientToken(token) is { } earlier)
+        if (command.ClientToken is { } token && m.InstancesOfClientToken(token) is { } earlier)
         {
             return earlier; // the same request again (a retry after a lost answer, or a replay): nothing new.
         }
@@ -470,7 +517,7 @@ internal sealed class ControlPlane
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"AddressCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {count}.");
         }
         CheckBandwidth(bandwidth);
-        int held = _state.Addresses.Count;
+        int held = m.EipCount();
         if (held + count > _limits.EipQuota)
         {
             throw new ApiException(ErrorCodes.AddressQuotaLimitExceeded,
@@ -541,7 +588,7 @@ internal sealed class ControlPlane
     {
         lock (_lock)
         {
-            RequireAddress(new Mutation(_state), addressId);
+            RequireAddress(new Mutation(_state, _store.Numbering(_state)), addressId);
         }
     }
 
@@ -583,22 +630,130 @@ internal sealed class ControlPlane
 
     private T Mutate<T>(Func<Mutation, T> rules)
     {
+        using var timeout = new CancellationTokenSource(_limits.RequestTimeout);
+        if (!_mutations.TryEnter(_limits.RequestTimeout))
+        {
+            throw Unavailable("other changes on this node took longer than the request timeout; nothing was changed. Retry.");
+        }
+        try
+        {
+            bool caughtUp = !_store.FeedsCommits;
+            while (true)
+            {
+                T result;
+                PreparedCommit? prepared = null;
+                bool refusedBehind = false;
+                lock (_lock)
+                {
+                    // Rules, change and compares on one state: the feed cannot apply anything in between.
+                    var mutation = new Mutation(_state, _store.Numbering(_state));
+                    try
+                    {
+                        result = rules(mutation); // throws ApiException: refused, nothing written
+                    }
+                    catch (ApiException) when (!caughtUp)
+                    {
+                        refusedBehind = true;
+                        result = default!;
+                    }
+                    if (!refusedBehind)
+                    {
+                        var change = mutation.Finish();
+                        if (change.IsEmpty)
+                        {
+                            return result;
+                        }
+                        prepared = _store.Prepare(change, mutation.Reads, _state);
+                    }
+                }
+                if (refusedBehind)
+                {
+                    // A refusal commits nothing, so no compare can catch a state that is behind: another node may have
+                    // created what this one has not seen yet. Refuse only on a state as new as the store's head.
+                    caughtUp = true;
+                    long head = _store.HeadRevision(timeout.Token);
+                    WaitForState(s => s.Revision >= head, timeout.Token);
+                    continue;
+                }
+
+                var outcome = _store.Commit(prepared!, timeout.Token); // 1. durable (throws: nothing changed, or the message says)
+                if (outcome.IsCommitted)
+                {
+                    if (_store.FeedsCommits)
+                    {
+                        // 2. this node's table has it once the feed brought it back; 3. the caller answers.
+                        long revision = outcome.Revision;
+                        if (!WaitForState(s => s.Revision >= revision, timeout.Token))
+                        {
+                            throw Unavailable($"the change was committed (revision {revision}) but this node has not applied it within the request timeout (its store feed is behind or broken); it will apply it when the feed resumes. Describe the resources to see it.");
+                        }
+                    }
+                    else
+                    {
+                        ApplyCommitted(prepared!.Change); // 2. the data plane, then events; 3. the caller answers.
+                    }
+                    return result;
+                }
+                // Another node changed a fact the rules read: decide again once this node has seen that change.
+                WaitForState(outcome.CaughtUp!, timeout.Token);
+                if (timeout.IsCancellationRequested)
+                {
+                    throw Unavailable("other nodes kept changing the same resources for longer than the request timeout; nothing was changed. Retry.");
+                }
+            }
+        }
+        finally
+        {
+            _mutations.Exit();
+        }
+    }
+
+    private static ApiException Unavailable(string message) => new(ErrorCodes.ServiceUnavailable, message);
+
+    /// <summary>Waits until <paramref name="condition"/> holds for the state (checked after every apply); false when cancelled first.</summary>
+    private bool WaitForState(Func<ControlState, bool> condition, CancellationToken cancellationToken)
+    {
+        lock (_applied)
+        {
+            while (true)
+            {
+                lock (_lock)
+                {
+                    if (condition(_state))
+                    {
+                        return true;
+                    }
+                }
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return false;
+                }
+                // Applies pulse under _applied; the short wait also bounds a missed pulse and notices cancellation.
+                Monitor.Wait(_applied, 50);
+            }
+        }
+    }
+
+    private void PulseApplied()
+    {
+        lock (_applied)
+        {
+            Monitor.PulseAll(_applied);
+        }
+    }
+
+    /// <summary>
+    /// Applies a committed change to the state, then the binding table, then raises the events: from the committer
+    /// (one-writer store) or from the store's feed (shared store), in commit order either way.
+    /// </summary>
+    public void ApplyCommitted(ChangeSet change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
         lock (_lock)
         {
-            var mutation = new Mutation(_state);
-            T result = rules(mutation);
-            var change = mutation.Finish();
-            if (change.IsEmpty)
-            {
-                return result;
-            }
-            var affected = mutation.AffectedInstanceIds();
+            var affected = _state.AffectedInstanceIds(change);
             var before = BindingsOf(affected, out var privateIps);
-
-            _store.Commit(change); // 1. durable (throws: nothing changed anywhere)
             _state.Apply(change);
-
-            // 2. the data plane, then events; 3. the caller answers.
             var after = BindingsOf(affected, out _);
             var events = new List<ControlPlaneEvent>();
             foreach (var instance in change.PutInstances)
@@ -632,11 +787,74 @@ internal sealed class ControlPlane
             }
             foreach (string id in change.DeletedInstances)
             {
-                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, privateIps[id], 0));
+                if (privateIps.TryGetValue(id, out uint privateIp))
+                {
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, privateIp, 0));
+                }
             }
             Raise(events);
-            return result;
         }
+        PulseApplied();
+    }
+
+    /// <summary>
+    /// Swaps in a state read whole at a later revision (the feed could not resume from where it was). The new state
+    /// is built aside; the table is then brought to it binding by binding, each change one atomic step as in any apply,
+    /// so a reader sees every binding old or new and never a table half-filled.
+    /// </summary>
+    public void ReplaceState(ControlState fresh)
+    {
+        ArgumentNullException.ThrowIfNull(fresh);
+        lock (_lock)
+        {
+            var events = new List<ControlPlaneEvent>();
+            var oldPrivates = _state.Instances.Values.Select(i => i.PrivateIp).ToHashSet();
+            var newPrivates = fresh.Instances.Values.Select(i => i.PrivateIp).ToHashSet();
+            foreach (uint ip in newPrivates.Except(oldPrivates))
+            {
+                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceAdded, ip, 0));
+            }
+            var now = fresh.Bindings().ToDictionary(b => b.PrivateIp, b => b.PublicIp);
+            foreach (var binding in _table.Snapshot())
+            {
+                if (!now.TryGetValue(binding.PrivateAddress, out uint pub) || pub != binding.PublicAddress)
+                {
+                    if (!now.ContainsKey(binding.PrivateAddress))
+                    {
+                        _table.UnbindPrivate(binding.PrivateAddress);
+                    }
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, binding.PrivateAddress, binding.PublicAddress));
+                }
+            }
+            foreach (var (priv, pub) in now)
+            {
+                if (!_table.TryGetPublic(priv, out uint current, out _) || current != pub)
+                {
+                    _table.Bind(pub, priv);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, priv, pub));
+                }
+            }
+            foreach (uint ip in oldPrivates.Except(newPrivates))
+            {
+                events.Add(new ControlPlaneEvent(ControlPlaneEventKind.InstanceRemoved, ip, 0));
+            }
+            _state = fresh;
+            Raise(events);
+        }
+        PulseApplied();
+    }
+
+    /// <summary>The feed is complete up to <paramref name="revision"/> with nothing to apply.</summary>
+    public void AdvanceTo(long revision)
+    {
+        lock (_lock)
+        {
+            if (revision > _state.Revision)
+            {
+                _state.Revision = revision;
+            }
+        }
+        PulseApplied();
     }
 
     private Dictionary<string, (uint PublicIp, uint PrivateIp)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)

@@ -8,9 +8,14 @@ namespace Gateway.Control.Rules;
 /// the state, so a request refused half-way (an <see cref="ApiException"/>) leaves nothing behind.
 /// <see cref="Finish"/> turns the overlay into the <see cref="ChangeSet"/> the store commits.
 /// </summary>
+/// <remarks>
+/// Every fact the rules look at goes through here and is recorded in <see cref="Reads"/>: a store shared by several
+/// nodes commits the change only if none of those facts changed meanwhile (see <see cref="StateKey"/>).
+/// </remarks>
 internal sealed class Mutation
 {
     private readonly ControlState _state;
+    private readonly HashSet<StateKey> _reads = [];
     private readonly Dictionary<string, Instance?> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ElasticAddress?> _addresses = new(StringComparer.Ordinal);
     private readonly List<uint> _taken = [];
@@ -19,35 +24,73 @@ internal sealed class Mutation
     private (long Id, string Action)? _task;
     private (string Token, IReadOnlyList<string> InstanceIds)? _clientToken;
 
-    public Mutation(ControlState state)
+    private readonly long _taskId;
+
+    /// <param name="state">The state the rules decide on.</param>
+    /// <param name="numbering">Where this change's sequence numbers start and the task id it may use (the store decides: a
+    /// single writer counts, a cluster derives them from the revision the state reflects).</param>
+    public Mutation(ControlState state, MutationNumbering numbering)
     {
         _state = state;
-        _nextSeq = state.NextSeq;
+        _nextSeq = numbering.FirstSeq;
+        _taskId = numbering.TaskId;
     }
 
     public ControlState State => _state;
+
+    /// <summary>The facts the rules read, for a store that compares their versions on commit.</summary>
+    public IReadOnlySet<StateKey> Reads => _reads;
 
     public long NextSeq() => _nextSeq++;
 
     public long AddTask(string action)
     {
-        _task = (_state.NextTaskId, action);
-        return _state.NextTaskId;
+        _task = (_taskId, action);
+        _reads.Add(StateKey.Task(_taskId));
+        return _taskId;
     }
 
-    public void RecordClientToken(string token, IReadOnlyList<string> instanceIds) => _clientToken = (token, instanceIds);
+    /// <summary>The instances a RunInstances with this ClientToken created; null when the token is new.</summary>
+    public IReadOnlyList<string>? InstancesOfClientToken(string token)
+    {
+        _reads.Add(StateKey.ClientToken(token));
+        return _state.InstancesOfClientToken(token);
+    }
 
-    public Instance? FindInstance(string id) =>
-        _instances.TryGetValue(id, out var pending) ? pending : _state.Instances.GetValueOrDefault(id);
+    public void RecordClientToken(string token, IReadOnlyList<string> instanceIds)
+    {
+        _reads.Add(StateKey.ClientToken(token));
+        _clientToken = (token, instanceIds);
+    }
 
-    public ElasticAddress? FindAddress(string id) =>
-        _addresses.TryGetValue(id, out var pending) ? pending : _state.Addresses.GetValueOrDefault(id);
+    /// <summary>How many EIPs the account holds with this change (the quota's count).</summary>
+    public int EipCount()
+    {
+        _reads.Add(StateKey.EipCount);
+        int count = _state.Addresses.Count;
+        foreach (var (id, pending) in _addresses)
+        {
+            bool stored = _state.Addresses.ContainsKey(id);
+            count += pending is null ? (stored ? -1 : 0) : (stored ? 0 : 1);
+        }
+        return count;
+    }
 
-    public IEnumerable<ElasticAddress> AllAddresses() =>
-        _state.Addresses.Keys.Concat(_addresses.Keys).Distinct(StringComparer.Ordinal).Select(FindAddress).OfType<ElasticAddress>();
+    public Instance? FindInstance(string id)
+    {
+        _reads.Add(StateKey.Instance(id));
+        return _instances.TryGetValue(id, out var pending) ? pending : _state.Instances.GetValueOrDefault(id);
+    }
+
+    public ElasticAddress? FindAddress(string id)
+    {
+        _reads.Add(StateKey.Address(id));
+        return _addresses.TryGetValue(id, out var pending) ? pending : _state.Addresses.GetValueOrDefault(id);
+    }
 
     public ElasticAddress? AddressBoundTo(string instanceId)
     {
+        _reads.Add(StateKey.EipOfInstance(instanceId));
         foreach (var pending in _addresses.Values)
         {
             if (pending?.InstanceId == instanceId)
@@ -80,7 +123,12 @@ internal sealed class Mutation
                 return true;
             }
         }
-        return _state.TryGetInstanceByPrivateIp(ip, out string owner) && !_instances.ContainsKey(owner);
+        if (_state.TryGetInstanceByPrivateIp(ip, out string owner) && !_instances.ContainsKey(owner))
+        {
+            return true; // skipped or refused: whatever happens to it meanwhile cannot make this change wrong
+        }
+        _reads.Add(StateKey.PrivateAddress(ip)); // about to be used: it must still be free at commit
+        return false;
     }
 
     /// <summary>Hands out the pool address that has been free longest; an empty pool is <paramref name="exhaustedCode"/>.</summary>
@@ -91,6 +139,7 @@ internal sealed class Mutation
             if (!_taken.Contains(ip))
             {
                 _taken.Add(ip);
+                _reads.Add(StateKey.PoolAddress(ip));
                 return ip;
             }
         }
@@ -109,6 +158,7 @@ internal sealed class Mutation
     /// <summary>Gives a public address back to the pool, behind every address that is free already.</summary>
     public void ReturnPublicIp(uint ip)
     {
+        _reads.Add(StateKey.PoolAddress(ip));
         if (_taken.Remove(ip))
         {
             return; // handed out and given back within this request: as if never taken.
@@ -120,24 +170,6 @@ internal sealed class Mutation
     }
 
     public int FreePublicIpCount => _state.Pool.FreeCount - _taken.Count + _returned.Count;
-
-    /// <summary>The ids of instances whose binding this mutation may change (before or after).</summary>
-    public HashSet<string> AffectedInstanceIds()
-    {
-        var ids = new HashSet<string>(_instances.Keys, StringComparer.Ordinal);
-        foreach (var (id, pending) in _addresses)
-        {
-            if (pending?.InstanceId is string now)
-            {
-                ids.Add(now);
-            }
-            if (_state.Addresses.GetValueOrDefault(id)?.InstanceId is string before)
-            {
-                ids.Add(before);
-            }
-        }
-        return ids;
-    }
 
     public ChangeSet Finish()
     {
@@ -173,3 +205,6 @@ internal sealed class Mutation
 
     public static string Format(uint ip) => Ipv4Address.Format(ip);
 }
+
+/// <summary>Where a change's sequence numbers start, and the task id it records if it has a task.</summary>
+internal readonly record struct MutationNumbering(long FirstSeq, long TaskId);

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Gateway.Control.Model;
+using Gateway.Control.Rules;
 using Microsoft.Data.Sqlite;
 using Gateway.Packets;
 
@@ -16,7 +17,7 @@ namespace Gateway.Control.Store;
 /// of defence behind the rules: a bug that tried to hand an address out twice fails the commit instead of
 /// corrupting the state.</para>
 /// </remarks>
-internal sealed class SqliteStore : IDisposable
+internal sealed class SqliteStore : IControlStore
 {
     public const string FileName = "gateway.db";
     private const int SchemaVersion = 2;
@@ -46,6 +47,38 @@ internal sealed class SqliteStore : IDisposable
     }
 
     public string Path { get; }
+
+    public string Location => Path;
+
+    /// <summary>One writer: the committer applies its own change.</summary>
+    public bool FeedsCommits => false;
+
+    public string GetOrCreateMeta(string key, Func<string> create)
+    {
+        ArgumentNullException.ThrowIfNull(create);
+        if (GetMeta(key) is { } existing)
+        {
+            return existing;
+        }
+        string value = create();
+        SetMeta(key, value);
+        return value;
+    }
+
+    /// <summary>One writer counts: sequence numbers and task ids continue from the state's counters.</summary>
+    public MutationNumbering Numbering(ControlState state) => new(state.NextSeq, state.NextTaskId);
+
+    public long HeadRevision(CancellationToken cancellationToken) => 0;
+
+    public PreparedCommit Prepare(ChangeSet change, IReadOnlySet<StateKey> reads, ControlState state) => new(change);
+
+    /// <summary>Nothing else writes the database, so nothing the rules read can have changed: no compares.</summary>
+    public CommitOutcome Commit(PreparedCommit prepared, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(prepared);
+        Commit(prepared.Change);
+        return CommitOutcome.Committed(0);
+    }
 
     public static SqliteStore Open(string directory)
     {

@@ -58,6 +58,8 @@ public sealed class LabDataPath : IDisposable
     private readonly ManualResetEventSlim _stop = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _running;
+    /// <summary>Cluster standby: frames are taken off the ports and ignored, nothing is sent (no ARP, no forwarding).</summary>
+    private volatile bool _standby;
     private Exception? _fault;
     private int _disposed;
 
@@ -66,6 +68,7 @@ public sealed class LabDataPath : IDisposable
         IFramePort internet, MacAddress internetMac, IFramePort vpc, MacAddress vpcMac)
     {
         _options = options;
+        _standby = options.StartStandby;
         _bindings = bindings;
         _translator = new Translator(bindings);
         _knownPrivates = knownPrivates;
@@ -263,10 +266,47 @@ public sealed class LabDataPath : IDisposable
     /// </summary>
     public void OnPublicAddressBound(uint publicAddress)
     {
-        if (Volatile.Read(ref _disposed) == 0 && _bindings.TryGetPrivate(publicAddress, out _, out _))
+        if (Volatile.Read(ref _disposed) == 0 && !_standby && _bindings.TryGetPrivate(publicAddress, out _, out _))
         {
             _internet.Announce(publicAddress);
         }
+    }
+
+    // ---------------------------------------------------------------- cluster role
+
+    /// <summary>
+    /// True while another node of the cluster is the active one for these segments: this path reads its ports (so the
+    /// kernel's queues never fill) but forwards nothing and answers no ARP, and sends nothing at all.
+    /// </summary>
+    public bool IsStandby => _standby;
+
+    /// <summary>
+    /// Becomes the active node (false) or a standby (true). On becoming active call <see cref="AnnounceTakeover"/>:
+    /// the workers forward from their next batch on; a standby stops at its next batch.
+    /// </summary>
+    public void SetStandby(bool standby) => _standby = standby;
+
+    /// <summary>
+    /// A new active node's gratuitous ARPs (RFC 5227 §3; VRRP's on becoming master, RFC 5798 §6.4.1): every bound public
+    /// address on the internet segment and the VPC gateway address on the VPC segment, from this path's MACs — the
+    /// cluster's virtual MACs, the same on every node, so hosts keep their ARP entries and only the bridges relearn
+    /// which port the MACs are behind.
+    /// </summary>
+    /// <returns>How many announcements were sent.</returns>
+    public int AnnounceTakeover()
+    {
+        if (Volatile.Read(ref _disposed) != 0 || _standby)
+        {
+            return 0;
+        }
+        int sent = 0;
+        foreach (var binding in _bindings.Snapshot())
+        {
+            _internet.Announce(binding.PublicAddress);
+            sent++;
+        }
+        _vpc.Announce(_vpcGateway);
+        return sent + 1;
     }
 
     // ---------------------------------------------------------------- workers
@@ -390,6 +430,12 @@ public sealed class LabDataPath : IDisposable
             return;
         }
         w.Batches++;
+        if (_standby)
+        {
+            // Cluster standby: the queue is drained (so the kernel's queues never fill) and nothing is forwarded or sent.
+            IgnoreAsStandby(fromInternet ? _internet : _vpc, count);
+            return;
+        }
         for (int i = 0; i < count; i++)
         {
             if (fromInternet)
@@ -408,9 +454,22 @@ public sealed class LabDataPath : IDisposable
         int interval = Math.Clamp(_options.Neighbours.RetryMilliseconds / 4, 10, 250);
         while (!_stop.Wait(interval))
         {
+            if (_standby)
+            {
+                continue; // a standby sends nothing, not even ARP retries
+            }
             long now = NeighbourCache.Now;
             _internet.Neighbours.Maintain(now, _l2Counters);
             _vpc.Neighbours.Maintain(now, _l2Counters);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void IgnoreAsStandby(PortSegment segment, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            segment.Ignored();
         }
     }
 

@@ -47,6 +47,9 @@ public sealed record LabDataPathOptions
     /// <summary>The MAC of the VPC TAP interface itself; default: the kernel's choice.</summary>
     public MacAddress? VpcTapInterfaceMac { get; init; }
 
+    /// <summary>Start as a cluster standby (<see cref="LabDataPath.SetStandby"/>): nothing is forwarded or answered until the node is elected.</summary>
+    public bool StartStandby { get; init; }
+
     /// <summary>ARP timers and queue bounds, for both segments.</summary>
     public NeighbourCacheOptions Neighbours { get; init; } = new();
 

@@ -4,11 +4,22 @@ using Gateway.Control.Rules.Tests;
 namespace Gateway.Control.Hardening.Tests;
 
 /// <summary>RunInstances' ClientToken is durable: after a restart the same token still creates nothing.</summary>
-public sealed class ClientTokenTests : IDisposable
+public abstract class ClientTokenTests : IDisposable
 {
-    private readonly ControlPlaneFixture _f = new();
+    private readonly StoreUnderTest _store;
+    private readonly ControlPlaneFixture _f;
 
-    public void Dispose() => _f.Dispose();
+    protected ClientTokenTests(StoreUnderTest store)
+    {
+        _store = store;
+        _f = new(store: store);
+    }
+
+    public void Dispose()
+    {
+        _f.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private IReadOnlyList<string> Run(string? token) =>
         _f.Plane.RunInstances(new RunInstancesCommand(2, 5, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "web", "zone-1", "S5.SMALL1", "img-test") { ClientToken = token });
@@ -42,3 +53,8 @@ public sealed class ClientTokenTests : IDisposable
         Assert.Equal(2, _f.Plane.RunInstances(new RunInstancesCommand(2, 5, null, "T", null, "", "z", "t", "i") { ClientToken = "token-c" }).Count);
     }
 }
+
+public sealed class ClientTokenTestsOnSqlite() : ClientTokenTests(StoreUnderTest.Sqlite);
+
+[Collection(EtcdFixture.Collection)]
+public sealed class ClientTokenTestsOnEtcd(EtcdFixture etcd) : ClientTokenTests(etcd.Store);

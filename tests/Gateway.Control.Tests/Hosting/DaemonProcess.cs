@@ -23,6 +23,8 @@ internal sealed partial class DaemonProcess : IDisposable
 
     public int Id => _process.Id;
 
+    public bool HasExited => _process.HasExited;
+
     public string Output
     {
         get
@@ -44,7 +46,12 @@ internal sealed partial class DaemonProcess : IDisposable
 
     /// <param name="credentialsFromEnvironment">false: no GATEWAY_SECRET_* in the daemon's environment (it uses or writes the state directory's file).</param>
     /// <param name="api">The --api option; null leaves it out (the default address).</param>
-    public static async Task<DaemonProcess> StartAsync(string stateDirectory, bool credentialsFromEnvironment, string? api, params string[] extra)
+    public static Task<DaemonProcess> StartAsync(string stateDirectory, bool credentialsFromEnvironment, string? api, params string[] extra) =>
+        StartRunAsync([.. (string[])["--state", stateDirectory, .. (api is null ? (string[])[] : ["--api", api]),
+            "--public-pool", "198.51.100.0/24", "--subnet", "10.2.0.0/24", .. extra]], credentialsFromEnvironment);
+
+    /// <summary>Starts <c>gateway run</c> with exactly <paramref name="runArguments"/> (the cluster tests choose their own pool).</summary>
+    public static async Task<DaemonProcess> StartRunAsync(IReadOnlyList<string> runArguments, bool credentialsFromEnvironment = true)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -52,8 +59,7 @@ internal sealed partial class DaemonProcess : IDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (string arg in (string[])[GatewayDll, "run", "--state", stateDirectory, .. (api is null ? (string[])[] : ["--api", api]),
-            "--public-pool", "198.51.100.0/24", "--subnet", "10.2.0.0/24", .. extra])
+        foreach (string arg in (string[])[GatewayDll, "run", .. runArguments])
         {
             info.ArgumentList.Add(arg);
         }

@@ -3,11 +3,22 @@ using static Gateway.Control.Rules.Tests.ControlPlaneFixture;
 
 namespace Gateway.Control.Rules.Tests;
 
-public sealed class AddressRulesTests : IDisposable
+public abstract class AddressRulesTests : IDisposable
 {
-    private readonly ControlPlaneFixture _f = new(limits: new ControlPlaneLimits(EipQuota: 3));
+    private readonly StoreUnderTest _store;
+    private readonly ControlPlaneFixture _f;
 
-    public void Dispose() => _f.Dispose();
+    protected AddressRulesTests(StoreUnderTest store)
+    {
+        _store = store;
+        _f = new(limits: new ControlPlaneLimits(EipQuota: 3), store: store);
+    }
+
+    public void Dispose()
+    {
+        _f.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     [Fact]
     public void AllocateAddresses_TakesPoolAddressesAsUnboundEips()
@@ -42,7 +53,7 @@ public sealed class AddressRulesTests : IDisposable
     [Fact]
     public void AllocateAddresses_PoolExhausted_IsRefusedUnchanged()
     {
-        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"], limits: new ControlPlaneLimits(EipQuota: 20));
+        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"], limits: new ControlPlaneLimits(EipQuota: 20), store: _store);
         f.Plane.AllocateAddresses(2, "", 1, "T");
 
         f.AssertRejected(ErrorCodes.ResourceInsufficient, () => f.AllocateOne());
@@ -211,7 +222,7 @@ public sealed class AddressRulesTests : IDisposable
     [Fact]
     public void DisassociateAddress_WithThePoolExhausted_IsRefusedUnchanged()
     {
-        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"]); // 2 addresses
+        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"], store: _store); // 2 addresses
         string ins = f.RunOne();
         string eip = f.AllocateOne();
         f.Plane.AssociateAddress(eip, ins); // the instance's address is free again...
@@ -267,7 +278,7 @@ public sealed class AddressRulesTests : IDisposable
     [Fact]
     public void EipRebinding_NeverLeavesTheInstanceWithoutATranslation()
     {
-        using var f = new ControlPlaneFixture(pools: ["198.51.100.0/24"]);
+        using var f = new ControlPlaneFixture(pools: ["198.51.100.0/24"], store: _store);
         string ins = f.RunOne();
         uint priv = f.Instance(ins).Instance.PrivateIp;
         string eip = f.AllocateOne();
@@ -298,3 +309,8 @@ public sealed class AddressRulesTests : IDisposable
         Assert.Empty(f.Plane.CheckTableAgainstStore());
     }
 }
+
+public sealed class AddressRulesTestsOnSqlite() : AddressRulesTests(StoreUnderTest.Sqlite);
+
+[Collection(EtcdFixture.Collection)]
+public sealed class AddressRulesTestsOnEtcd(EtcdFixture etcd) : AddressRulesTests(etcd.Store);

@@ -1,6 +1,7 @@
 using System.Text;
 using Gateway.Control.Model;
 using Gateway.Control.Store;
+using Gateway.Control.Store.Etcd;
 using Gateway.DataPlane.Bindings;
 using Gateway.Packets;
 
@@ -16,7 +17,10 @@ internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
     public void Advance(TimeSpan by) => _now += by;
 }
 
-/// <summary>A control plane over a real SQLite store in a temporary directory and a real binding table.</summary>
+/// <summary>
+/// A control plane over a real store and a real binding table: SQLite in a temporary directory, or the tests' etcd
+/// cluster under a prefix of its own (<see cref="StoreUnderTest"/>).
+/// </summary>
 internal sealed class ControlPlaneFixture : IDisposable
 {
     public const string DefaultPool = "198.51.100.0/29"; // 6 hosts: .1 to .6
@@ -25,22 +29,28 @@ internal sealed class ControlPlaneFixture : IDisposable
     private readonly string[] _pools;
     private readonly string _subnet;
     private readonly ControlPlaneLimits _limits;
+    private readonly StoreUnderTest _kind;
+    private readonly string _prefix = $"/gwt-{Environment.ProcessId}-{Guid.NewGuid():N}/";
 
     private readonly TimeProvider? _clock;
 
-    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null, TimeProvider? clock = null)
+    public ControlPlaneFixture(string[]? pools = null, string subnet = DefaultSubnet, ControlPlaneLimits? limits = null, string? directory = null, StoreUnderTest? store = null, TimeProvider? clock = null)
     {
         _clock = clock;
         Directory = directory ?? Path.Combine(Path.GetTempPath(), "gw-control-" + Guid.NewGuid().ToString("N"));
         _pools = pools ?? [DefaultPool];
         _subnet = subnet;
         _limits = limits ?? new ControlPlaneLimits();
+        _kind = store ?? StoreUnderTest.Sqlite;
         Open();
     }
 
     public string Directory { get; }
-    public SqliteStore Store { get; private set; } = null!;
-    public ControlState State { get; private set; } = null!;
+    public IControlStore Store { get; private set; } = null!;
+
+    /// <summary>The store as SQLite (tests of SQLite itself).</summary>
+    public SqliteStore Sqlite => (SqliteStore)Store;
+    public ControlState State => Plane.State;
     public BindingTable Table { get; private set; } = null!;
     public ControlPlane Plane { get; private set; } = null!;
     public List<ControlPlaneEvent> Events { get; } = [];
@@ -51,12 +61,15 @@ internal sealed class ControlPlaneFixture : IDisposable
 
     public void Open()
     {
-        Store = SqliteStore.Open(Directory);
+        Store = _kind.Etcd is { } etcd
+            ? new EtcdStore(new EtcdConnection(new EtcdOptions { Endpoints = etcd.EndpointList, Prefix = _prefix, NodeName = "fixture" }))
+            : SqliteStore.Open(Directory);
         var members = _pools.SelectMany(p => Ipv4Cidr.Parse(p).Hosts()).ToList();
-        State = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
+        var state = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
         Table = new BindingTable();
-        Plane = new ControlPlane(State, Store, Table, _limits, _clock);
+        Plane = new ControlPlane(state, Store, Table, _limits, _clock);
         Plane.LoadTable();
+        (Store as IChangeFeed)?.Start(Plane, state);
         Plane.Changed += Events.Add;
     }
 
@@ -126,3 +139,38 @@ internal sealed class ControlPlaneFixture : IDisposable
         }
     }
 }
+
+/// <summary>Which store a rules suite runs on: the same tests, one subclass per store.</summary>
+public sealed class StoreUnderTest
+{
+    private StoreUnderTest(string name, Gateway.TestSupport.EtcdTestCluster? etcd)
+    {
+        Name = name;
+        Etcd = etcd;
+    }
+
+    public static StoreUnderTest Sqlite { get; } = new("sqlite", null);
+
+    public static StoreUnderTest OnEtcd(Gateway.TestSupport.EtcdTestCluster etcd) => new("etcd", etcd);
+
+    public string Name { get; }
+
+    public Gateway.TestSupport.EtcdTestCluster? Etcd { get; }
+
+    public override string ToString() => Name;
+}
+
+/// <summary>One 3-member etcd cluster for every test of the etcd collection.</summary>
+public sealed class EtcdFixture : IDisposable
+{
+    public const string Collection = "etcd";
+
+    public Gateway.TestSupport.EtcdTestCluster Cluster { get; } = Gateway.TestSupport.EtcdTestCluster.Start(3);
+
+    public StoreUnderTest Store => StoreUnderTest.OnEtcd(Cluster);
+
+    public void Dispose() => Cluster.Dispose();
+}
+
+[CollectionDefinition(EtcdFixture.Collection)]
+public sealed class EtcdCluster : ICollectionFixture<EtcdFixture>;

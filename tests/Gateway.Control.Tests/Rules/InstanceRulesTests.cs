@@ -2,11 +2,22 @@ using static Gateway.Control.Rules.Tests.ControlPlaneFixture;
 
 namespace Gateway.Control.Rules.Tests;
 
-public sealed class InstanceRulesTests : IDisposable
+public abstract class InstanceRulesTests : IDisposable
 {
-    private readonly ControlPlaneFixture _f = new();
+    private readonly StoreUnderTest _store;
+    private readonly ControlPlaneFixture _f;
 
-    public void Dispose() => _f.Dispose();
+    protected InstanceRulesTests(StoreUnderTest store)
+    {
+        _store = store;
+        _f = new(store: store);
+    }
+
+    public void Dispose()
+    {
+        _f.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     [Fact]
     public void RunInstances_WithBandwidth_AssignsAPoolAddressAndBindsIt()
@@ -101,7 +112,7 @@ public sealed class InstanceRulesTests : IDisposable
     [Fact]
     public void RunInstances_SubnetFull_IsRefusedUnchanged()
     {
-        using var small = new ControlPlaneFixture(subnet: "10.9.0.0/29"); // .2 to .6 assignable: 5
+        using var small = new ControlPlaneFixture(subnet: "10.9.0.0/29", store: _store); // .2 to .6 assignable: 5
         small.Plane.RunInstances(new RunInstancesCommand(5, 0, null, "T", null, "", "z", "t", "i"));
 
         small.AssertRejected(ErrorCodes.NoAvailableIpInSubnet, () => small.RunOne(bandwidth: 0));
@@ -290,12 +301,12 @@ public sealed class InstanceRulesTests : IDisposable
         _f.Plane.RunInstances(new RunInstancesCommand(count, bandwidth, null, "TRAFFIC_POSTPAID_BY_HOUR", privateIps, "web", "zone-1", "S5.SMALL1", "img-test"));
 }
 
-public sealed class ObserverTests
+public abstract class ObserverTests(StoreUnderTest store)
 {
     [Fact]
     public void AFailingObserver_DoesNotTurnAnAppliedChangeIntoAnError()
     {
-        using var f = new ControlPlaneFixture();
+        using var f = new ControlPlaneFixture(store: store);
         f.Plane.Changed += _ => throw new InvalidOperationException("observer bug");
         var error = new StringWriter();
         var original = Console.Error;
@@ -315,3 +326,13 @@ public sealed class ObserverTests
         Assert.Contains("observer bug", error.ToString(), StringComparison.Ordinal);
     }
 }
+
+public sealed class InstanceRulesTestsOnSqlite() : InstanceRulesTests(StoreUnderTest.Sqlite);
+
+[Collection(EtcdFixture.Collection)]
+public sealed class InstanceRulesTestsOnEtcd(EtcdFixture etcd) : InstanceRulesTests(etcd.Store);
+
+public sealed class ObserverTestsOnSqlite() : ObserverTests(StoreUnderTest.Sqlite);
+
+[Collection(EtcdFixture.Collection)]
+public sealed class ObserverTestsOnEtcd(EtcdFixture etcd) : ObserverTests(etcd.Store);

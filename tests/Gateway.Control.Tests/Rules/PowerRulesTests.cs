@@ -9,15 +9,25 @@ namespace Gateway.Control.Rules.Tests;
 /// pool, behind every free address) and start assigns a new one; KEEP_CHARGING keeps it; an EIP stays bound; a stopped
 /// instance's binding leaves the table and comes back on start. Refusals change nothing, on disk either.
 /// </summary>
-public sealed class PowerRulesTests : IDisposable
+public abstract class PowerRulesTests : IDisposable
 {
     private static readonly TimeSpan s_transition = TimeSpan.FromSeconds(10);
     private readonly ManualClock _clock = new(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly ControlPlaneFixture _f;
 
-    public PowerRulesTests() => _f = new ControlPlaneFixture(clock: _clock);
+    private readonly StoreUnderTest _store;
 
-    public void Dispose() => _f.Dispose();
+    protected PowerRulesTests(StoreUnderTest store)
+    {
+        _store = store;
+        _f = new ControlPlaneFixture(clock: _clock, store: store);
+    }
+
+    public void Dispose()
+    {
+        _f.Dispose();
+        GC.SuppressFinalize(this);
+    }
 
     private void Stop(string id, string mode, string stopType = "SOFT") => _f.Plane.StopInstances([id], stopType, mode, "req-stop");
 
@@ -82,7 +92,7 @@ public sealed class PowerRulesTests : IDisposable
     [Fact]
     public void StopCharging_WhenTheReleasedAddressIsTheOnlyFreeOne_GetsItBackOnStart()
     {
-        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"]); // two addresses
+        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"], store: _store); // two addresses
         string a = f.RunOne();
         f.RunOne();
         f.Plane.StopInstances([a], "SOFT", StopModes.StopCharging, null);
@@ -94,7 +104,7 @@ public sealed class PowerRulesTests : IDisposable
     [Fact]
     public void StartAfterStopCharging_WithAnEmptyPool_IsRefusedUnchanged()
     {
-        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"]);
+        using var f = new ControlPlaneFixture(pools: ["203.0.113.8/31"], store: _store);
         string a = f.RunOne();
         f.Plane.StopInstances([a], "SOFT", StopModes.StopCharging, null);
         f.RunOne();
@@ -229,7 +239,7 @@ public sealed class PowerRulesTests : IDisposable
     [Fact]
     public void Transitions_ReadAsTheCloudsThenSettle_AndOperationsInThemAreRefused()
     {
-        using var f = new ControlPlaneFixture(limits: new ControlPlaneLimits { TransitionTime = s_transition }, clock: _clock);
+        using var f = new ControlPlaneFixture(limits: new ControlPlaneLimits { TransitionTime = s_transition }, clock: _clock, store: _store);
         string id = f.RunOne();
         Assert.Equal(InstanceStates.Pending, f.Instance(id).State);
         Assert.Equal("OPERATING", f.Instance(id).LatestOperationState);
@@ -264,7 +274,7 @@ public sealed class PowerRulesTests : IDisposable
     [Fact]
     public void ATransitionInProgress_SurvivesARestart_AndEndsAtItsTime()
     {
-        using var f = new ControlPlaneFixture(limits: new ControlPlaneLimits { TransitionTime = s_transition }, clock: _clock);
+        using var f = new ControlPlaneFixture(limits: new ControlPlaneLimits { TransitionTime = s_transition }, clock: _clock, store: _store);
         string id = f.RunOne();
         _clock.Advance(s_transition);
         f.Plane.StopInstances([id], "SOFT", StopModes.StopCharging, "req-1");
@@ -335,7 +345,7 @@ public sealed class PowerRulesTests : IDisposable
             var old = f.Instance("ins-0000old1");
             Assert.Equal(InstanceStates.Running, old.State);
             Assert.Equal(Ip("198.51.100.1"), f.PublicIpInTable(Ip("10.0.0.2")));
-            Assert.Equal("2", f.Store.GetMeta("schema"));
+            Assert.Equal("2", f.Sqlite.GetMeta("schema")); // SQLite's own migration: runs on SQLite in both subclasses
             f.Plane.StopInstances(["ins-0000old1"], "SOFT", StopModes.StopCharging, null);
             f.Restart();
             Assert.Equal(InstanceStates.Stopped, f.Instance("ins-0000old1").State);
@@ -346,3 +356,8 @@ public sealed class PowerRulesTests : IDisposable
         }
     }
 }
+
+public sealed class PowerRulesTestsOnSqlite() : PowerRulesTests(StoreUnderTest.Sqlite);
+
+[Collection(EtcdFixture.Collection)]
+public sealed class PowerRulesTestsOnEtcd(EtcdFixture etcd) : PowerRulesTests(etcd.Store);

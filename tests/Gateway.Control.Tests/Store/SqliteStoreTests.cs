@@ -29,7 +29,7 @@ public sealed class SqliteStoreTests
     public void StoreDatabase_IsInWalModeWithFullSync()
     {
         using var f = new ControlPlaneFixture();
-        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={f.Store.Path};Pooling=False");
+        using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={f.Sqlite.Path};Pooling=False");
         connection.Open();
         using var cmd = connection.CreateCommand();
         cmd.CommandText = "PRAGMA journal_mode;";

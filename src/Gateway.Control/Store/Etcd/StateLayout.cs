@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Text.Json;
+using Gateway.Control.Model;
+using Gateway.Packets;
+
+namespace Gateway.Control.Store.Etcd;
+
+/// <summary>
+/// Where the control state lives under the prefix, and how records become values: the records themselves as JSON,
+/// so a field added to <see cref="Instance"/> or <see cref="ElasticAddress"/> is stored and read back with no code here.
+/// </summary>
+/// <remarks>
+/// <code>
+/// state/instances/&lt;ins-id&gt;          JSON of the Instance record
+/// state/addresses/&lt;eip-id&gt;          JSON of the ElasticAddress record
+/// state/pool/held/&lt;ip&gt;              exists while an instance or an EIP holds the pool address (taking it = creating this key)
+/// state/pool/freed/&lt;ip&gt;             the sequence number the address was freed at (its place in the hand-out order)
+/// state/index/private-ip/&lt;ip&gt;       the instance using the private address (uniqueness across nodes)
+/// state/index/eip-of/&lt;ins-id&gt;       the EIP bound to the instance (at most one, across nodes)
+/// state/counters/eips                the number of EIPs held (what the quota compares)
+/// state/client-tokens/&lt;token&gt;       JSON array of the instance ids a RunInstances ClientToken created
+/// state/tasks/&lt;id&gt;                  the action of an asynchronous-task record
+/// state/last-change                  written by every change: its mod revision is the state's head revision
+/// meta/&lt;key&gt;                        vpc_id, subnet_id, config, credentials
+/// commit-markers/&lt;node&gt;             the id of the node's latest commit (recognises a commit whose answer was lost)
+/// cluster/...                        nodes and the active-node election (see Gateway.Control.Cluster)
+/// </code>
+/// Everything under <c>state/</c> is what the watch follows. The index keys are derived from the records in the same
+/// transaction; a change that read one compares its version, which is how two nodes never both take the last
+/// address, the last quota slot or the same instance's EIP slot.
+/// </remarks>
+internal static class StateLayout
+{
+    public const string State = "state/";
+    public const string Instances = "state/instances/";
+    public const string Addresses = "state/addresses/";
+    public const string PoolHeld = "state/pool/held/";
+    public const string PoolFreed = "state/pool/freed/";
+    public const string PrivateIpIndex = "state/index/private-ip/";
+    public const string EipOfIndex = "state/index/eip-of/";
+    public const string EipCount = "state/counters/eips";
+    public const string ClientTokens = "state/client-tokens/";
+    public const string Tasks = "state/tasks/";
+    public const string LastChange = "state/last-change";
+    public const string Meta = "meta/";
+    public const string CommitMarkers = "commit-markers/";
+
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    public static string KeyOf(StateKey key) => key.Kind switch
+    {
+        StateKeyKind.Instance => Instances + key.Name,
+        StateKeyKind.Address => Addresses + key.Name,
+        StateKeyKind.PoolAddress => PoolHeld + key.Name,
+        StateKeyKind.PrivateAddress => PrivateIpIndex + key.Name,
+        StateKeyKind.EipOfInstance => EipOfIndex + key.Name,
+        StateKeyKind.EipCount => EipCount,
+        StateKeyKind.ClientToken => ClientTokens + key.Name,
+        StateKeyKind.Task => Tasks + key.Name,
+        _ => throw new ArgumentOutOfRangeException(nameof(key), key.Kind, "unknown state key kind"),
+    };
+
+    public static string Ip(uint ip) => Ipv4Address.Format(ip);
+
+    public static uint ParseIp(string text, string key) =>
+        Ipv4Address.TryParse(text, out uint ip) ? ip : throw new InvalidDataException($"the etcd key {key} does not end in an IPv4 address.");
+
+    public static string Encode(Instance instance) => JsonSerializer.Serialize(instance, s_json);
+
+    public static string Encode(ElasticAddress address) => JsonSerializer.Serialize(address, s_json);
+
+    public static string Encode(IReadOnlyList<string> ids) => JsonSerializer.Serialize(ids, s_json);
+
+    public static string Encode(long number) => number.ToString(CultureInfo.InvariantCulture);
+
+    public static T Decode<T>(string json, string key)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<T>(json, s_json) ?? throw new InvalidDataException($"the etcd key {key} holds null.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"the etcd key {key} does not hold a readable record ({e.Message}); was it written by another program or a newer gateway?", e);
+        }
+    }
+
+    public static long DecodeNumber(string text, string key) =>
+        long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value)
+            ? value
+            : throw new InvalidDataException($"the etcd key {key} holds '{text}', not a number.");
+}
