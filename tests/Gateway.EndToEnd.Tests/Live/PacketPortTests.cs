@@ -152,14 +152,16 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
         long before = LinkCounter(_lab.Router, "eth0", "tx_packets");
         Send(_lab.Router, PortAddress, flows: 1, perFlow: 1000);
         long sent = LinkCounter(_lab.Router, "eth0", "tx_packets") - before;
-        var frames = Collect(port.Queue(0), batch, expected: 1000, seconds: 2);
+        // Every frame the router put on the wire meanwhile (ours, and any late ICMP error of an earlier test) is either in
+        // the ring or counted as dropped there; a stray one after the reading can only add to the right-hand side.
+        int received = DrainAll(port.Queue(0), batch);
         var (drops, known) = port.KernelDrops();
 
-        _output.WriteLine($"sent {sent}, received {frames.Count}, kernel drops {drops}");
+        _output.WriteLine($"sent {sent}, received {received}, kernel drops {drops}");
         Assert.True(known);
-        Assert.Equal(1000, sent);
+        Assert.True(sent >= 1000, $"sent {sent}");
         Assert.True(drops > 0);
-        Assert.Equal(sent, frames.Count + drops);
+        Assert.InRange(received + drops, sent, sent + 3);
         Assert.Equal(drops, port.KernelDrops().Frames); // read again: cumulative, not cleared by the read
     }
 
@@ -471,6 +473,23 @@ public sealed class PacketPortTests : IClassFixture<PacketPortLab>
             }
         }
         return frames;
+    }
+
+    /// <summary>Takes every frame the queue holds, whatever it is, until it has been empty for half a second.</summary>
+    private static unsafe int DrainAll(PacketQueue queue, FrameBatch batch)
+    {
+        int total = 0;
+        var poll = new Io.Tap.LibC.PollFd { Fd = queue.PollDescriptor, Events = Io.Tap.LibC.PollIn };
+        while (Io.Tap.LibC.Poll(&poll, 1, 500) > 0)
+        {
+            int n = queue.Receive(batch);
+            if (n == 0)
+            {
+                break;
+            }
+            total += n;
+        }
+        return total;
     }
 
     private static bool Eventually(Func<bool> condition, int seconds = 10) => Forwarding.NamespaceLab.Eventually(condition, seconds);
