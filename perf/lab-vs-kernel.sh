@@ -254,7 +254,9 @@ table inet sink {
   chain input { type filter hook input priority 0; policy accept; udp dport 9 counter name udp9 drop; }
 }
 EOF
-  nsx "$srv" iperf3 -s -p 5201 >/dev/null 2>&1 &
+  # Not through nsx: a function in the background is a subshell, and killing it would leave iperf3 running. `ip netns
+  # exec` execs iperf3 in place, so $! is iperf3 itself.
+  ip netns exec "$srv" iperf3 -s -p 5201 >/dev/null 2>&1 &
   pids+=($!)
   local ok=0
   for _ in $(seq 1 50); do
