@@ -253,14 +253,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             json.WriteEndObject();
             json.WriteNumber("knownPrivateAddresses", _knownPrivates.Count);
             json.WriteString("role", _host!.IsClustered ? (path.IsStandby ? "standby" : "active") : "single");
-            if (_host.NodeName is { } node)
-            {
-                json.WriteString("node", node);
-            }
-            else
-            {
-                json.WriteNull("node");
-            }
+            json.WriteString("node", _host.NodeName);
             json.WriteNumber("bindings", _host.Bindings.Count);
             json.WriteEndObject();
         }
@@ -310,9 +303,9 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
     }
 
     /// <summary>
-    /// The counters for the console, one row per worker (each does both directions of the flows the kernel steers to its
-    /// queues) and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
-    /// answered); the ports' L2 work and kernel drops are the notes. Read lock-free from the workers' own counters.
+    /// The counters for the console: each worker's (a worker owns one queue of both ports and does both directions of
+    /// its flows), and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
+    /// answered). Read lock-free from the workers' own counters; with the ports' details and the kernel's drops.
     /// </summary>
     public DataPathCounterSnapshot ReadCounters()
     {
@@ -321,19 +314,25 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         {
             return new DataPathCounterSnapshot([], []);
         }
+        var internetL2 = path.InternetL2;
+        var vpcL2 = path.VpcL2;
         var (internetDrops, vpcDrops) = path.KernelDrops();
         var rows = new List<DataPathCounterRow>();
         foreach (var worker in path.Workers)
         {
-            rows.Add(Row(string.Create(CultureInfo.InvariantCulture, $"worker {worker.Index}"), "worker (both directions)", worker.Counters,
-                [KeyValuePair.Create("GSO super-frames", worker.Offloads.GsoFrames), KeyValuePair.Create("wake-ups", worker.Wakeups)]));
+            rows.Add(Row(string.Create(CultureInfo.InvariantCulture, $"worker {worker.Index}"), "both directions, queue " + worker.Index.ToString(CultureInfo.InvariantCulture), worker.Counters,
+            [
+                KeyValuePair.Create("GSO super-frames", worker.Offloads.GsoFrames),
+                KeyValuePair.Create("segments they stood for", worker.Offloads.GsoSegments),
+                KeyValuePair.Create("super-frames segmented here", worker.Offloads.SoftwareSegmentedFrames),
+            ]));
         }
         rows.Add(Row("arp", "ARP queue", path.MaintenanceCounters, [KeyValuePair.Create("frames waiting for ARP", (long)path.PendingFrames)]));
         return new DataPathCounterSnapshot(
             rows,
             [
-                KeyValuePair.Create("Internet port", $"{path.DescribeInternetPort()}, MAC {path.InternetMac}; {L2Text(path.InternetL2, path.InternetNeighbours, internetDrops)}"),
-                KeyValuePair.Create("VPC port", $"{path.DescribeVpcPort()}, MAC {path.VpcMac}; {L2Text(path.VpcL2, path.VpcNeighbours, vpcDrops)}"),
+                KeyValuePair.Create("Internet port", $"{path.DescribeInternetPort()}, MAC {path.InternetMac}; kernel dropped {KernelDropText(internetDrops)}; {L2Text(internetL2, path.InternetNeighbours)}"),
+                KeyValuePair.Create("VPC port", $"{path.DescribeVpcPort()}, MAC {path.VpcMac}; kernel dropped {KernelDropText(vpcDrops)}; {L2Text(vpcL2, path.VpcNeighbours)}"),
                 KeyValuePair.Create("VPC gateway", Gateway.Packets.Ipv4Address.Format(path.VpcGateway)),
                 KeyValuePair.Create("Internet next hop", _options.InternetGateway is uint router ? Gateway.Packets.Ipv4Address.Format(router) : "on-link (ARP)"),
                 KeyValuePair.Create("Bindings", _host!.Bindings.Count.ToString(CultureInfo.InvariantCulture)),
@@ -344,8 +343,11 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             name, role, c.ReceivedPacketCount, c.ReceivedByteCount, c.ForwardedPacketCount, c.ForwardedByteCount,
             [.. DropReasons.All.Select(r => KeyValuePair.Create(DropReasons.Name(r), c.DropPacketCount(r)))], details);
 
-        static string L2Text(Gateway.Io.L2.L2Statistics l2, int neighbours, Gateway.Io.Ports.PortKernelDrops drops) => string.Create(CultureInfo.InvariantCulture,
-            $"ARP replies {l2.ArpRepliesSent}, requests {l2.ArpRequestsSent}, ignored {l2.ArpRequestsIgnored}, gratuitous {l2.GratuitousArpsSent}; {neighbours} neighbours; {PortOverrun} {(drops.Known ? drops.Frames.ToString(CultureInfo.InvariantCulture) : "unknown")}");
+        static string L2Text(Gateway.Io.L2.L2Statistics l2, int neighbours) => string.Create(CultureInfo.InvariantCulture,
+            $"ARP replies sent {l2.ArpRepliesSent}, requests sent {l2.ArpRequestsSent}, requests ignored {l2.ArpRequestsIgnored}, gratuitous {l2.GratuitousArpsSent}, neighbours {neighbours}");
+
+        static string KernelDropText(Gateway.Io.Ports.PortKernelDrops drops) =>
+            drops.Known ? drops.Frames.ToString(CultureInfo.InvariantCulture) + " (" + PortOverrun + ")" : "unknown";
     }
 
     /// <summary>One line: received, forwarded, dropped by reason (non-zero reasons only), frames the kernel dropped before us, per-worker frames.</summary>

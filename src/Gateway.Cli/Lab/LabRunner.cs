@@ -32,14 +32,14 @@ internal static partial class LabRunner
     [GeneratedRegex(@"API listening on http://([0-9.]+:[0-9]+)")]
     private static partial Regex ApiLine();
 
-    /// <summary>The command that runs this executable (<c>dotnet gateway.dll</c> or the apphost).</summary>
+    /// <summary>The command that runs this executable (<c>dotnet gateway.dll</c>, the apphost, or the Native AOT build).</summary>
     public static IReadOnlyList<string> SelfCommand
     {
         get
         {
             string process = Environment.ProcessPath ?? "dotnet";
             return Path.GetFileNameWithoutExtension(process) == "dotnet"
-                ? [process, typeof(LabRunner).Assembly.Location]
+                ? [process, Path.Combine(AppContext.BaseDirectory, "gateway.dll")]
                 : [process];
         }
     }
@@ -192,7 +192,6 @@ internal static partial class LabRunner
         }
     }
 
-    /// <summary>The one-node lab's daemon (SQLite state), its TAPs moved into the segments.</summary>
     /// <summary>The daemon options the topology's gateway section sets: <c>--workers</c>, <c>--tap-offloads</c>.</summary>
     private static List<string> DataPathTuning(Topology topology)
     {
@@ -208,6 +207,7 @@ internal static partial class LabRunner
         return options;
     }
 
+    /// <summary>The one-node lab's daemon (SQLite state), its TAPs moved into the segments.</summary>
     private static Credentials StartDaemon(Topology topology, LabState state, string inet, string vpc, TextWriter log, CancellationToken cancellationToken)
     {
         // The daemon, with its own state directory and a loopback API port it picks itself.

@@ -208,9 +208,9 @@ internal sealed class NeighbourCache
             {
                 return;
             }
-            // ConfirmedAt first, then the MAC (release): a fast-path reader that sees the MAC sees a fresh time.
-            Volatile.Write(ref n.ConfirmedAt, now);
-            Volatile.Write(ref n.Mac, (long)mac.Value | ResolvedBit);
+            // The frames that waited go first, and only then is the MAC published: until then another worker's frame for
+            // this neighbour takes the slow path, waits for this lock and leaves after them, so a flow whose first frames
+            // waited for ARP is not reordered by its next ones overtaking them on the fast path.
             n.Probes = 0;
             for (int i = 0; i < n.QueueCount; i++)
             {
@@ -220,6 +220,9 @@ internal sealed class NeighbourCache
                 pending = default;
             }
             n.QueueCount = 0;
+            // ConfirmedAt first, then the MAC (release): a fast-path reader that sees the MAC sees a fresh time.
+            Volatile.Write(ref n.ConfirmedAt, now);
+            Volatile.Write(ref n.Mac, (long)mac.Value | ResolvedBit);
         }
     }
 

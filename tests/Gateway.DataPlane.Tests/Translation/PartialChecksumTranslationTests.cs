@@ -94,6 +94,19 @@ public class PartialChecksumTranslationTests
         Assert.Equal(["ip", "icmp", "inner-ip", "inner-udp"], Oracle.AssertChecksumsValid(PartialChecksums.Finished(translated)).Verified);
     }
 
+    [Theory]
+    [MemberData(nameof(Directions))]
+    public void TaggedFramesAndIpOptions_TakeTheGeneralPath_AndAreUpdatedAsASumToo(string from, string to, string newFrom, string newTo, TranslateMode mode)
+    {
+        // The translator's straight-line path takes untagged, optionless TCP/UDP; these take the general one.
+        var options = new FrameOptions { Vlans = [VlanTag.Dot1Q(7)], IpOptions = [1, 1, 1, 0] };
+        byte[] tcp = Translate(PartialChecksums.MakePartial(Frames.Tcp(from, to, 40000, 443, s_payload, options)), mode);
+        byte[] udp = Translate(PartialChecksums.MakePartial(Frames.Udp(from, to, 5000, 53, s_payload, options)), mode);
+
+        Assert.Equal(Frames.Tcp(newFrom, newTo, 40000, 443, s_payload, options), PartialChecksums.Finished(tcp));
+        Assert.Equal(Frames.Udp(newFrom, newTo, 5000, 53, s_payload, options), PartialChecksums.Finished(udp));
+    }
+
     [Fact]
     public void WithoutThePartialFlag_AFinishedChecksumIsUpdatedAsBefore()
     {

@@ -59,9 +59,11 @@ public class NamespaceLab : IDisposable
     /// </param>
     /// <param name="workers">The data path's workers (queues per TAP); null: its default.</param>
     /// <param name="backend">How the live ends are opened: AF_PACKET (<c>--if-backend packet</c>) or libpcap.</param>
-    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, InterfaceBackend backend = InterfaceBackend.Packet)
+    /// <param name="liveVpc">The VPC side alone on a veth end (opened through <paramref name="backend"/>), the internet side a TAP.</param>
+    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, InterfaceBackend backend = InterfaceBackend.Packet, bool liveVpc = false)
     {
         Live = live;
+        LiveVpc = live || liveVpc;
         Bridged = bridged;
         Backend = backend;
         SweepLeftovers();
@@ -89,6 +91,9 @@ public class NamespaceLab : IDisposable
             if (live)
             {
                 CreateVethToRoot(internetPort, Internet, "eth0");
+            }
+            if (LiveVpc)
+            {
                 CreateVethToRoot(vpcPort, Vpc, "gw");
             }
             Path = LabDataPath.Start(
@@ -96,8 +101,8 @@ public class NamespaceLab : IDisposable
                 {
                     InternetTap = live ? null : internetPort,
                     InternetInterface = live ? internetPort : null,
-                    VpcTap = live ? null : vpcPort,
-                    VpcInterface = live ? vpcPort : null,
+                    VpcTap = LiveVpc ? null : vpcPort,
+                    VpcInterface = LiveVpc ? vpcPort : null,
                     InterfaceBackend = backend,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
@@ -142,8 +147,11 @@ public class NamespaceLab : IDisposable
 
     public bool Live { get; }
 
-    /// <summary>How the live ends are opened (only meaningful when <see cref="Live"/>).</summary>
+    /// <summary>How the live ends are opened (only meaningful when <see cref="Live"/> or <see cref="LiveVpc"/>).</summary>
     public InterfaceBackend Backend { get; }
+
+    /// <summary>The VPC side is a live interface, whether or not the internet side is.</summary>
+    public bool LiveVpc { get; }
 
     public bool Bridged { get; }
 
@@ -201,10 +209,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "netns", "exec", Internet, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1");
 
         // VPC: a bridge joining the gateway's TAP and one veth per instance.
-        string tapV = Live ? "gw" : Path.VpcPortName;
+        string tapV = LiveVpc ? "gw" : Path.VpcPortName;
         Shell.Must("ip", "-n", Vpc, "link", "add", "br0", "type", "bridge");
         Shell.Must("ip", "-n", Vpc, "link", "set", "br0", "up");
-        if (!Live)
+        if (!LiveVpc)
         {
             Shell.Must("ip", "link", "set", tapV, "netns", Vpc);
         }
@@ -242,7 +250,7 @@ public class NamespaceLab : IDisposable
     /// </summary>
     private void DisableChecksumOffload(string ns, string device)
     {
-        if (Live && Backend == InterfaceBackend.Pcap)
+        if (Backend == InterfaceBackend.Pcap && (Live || (LiveVpc && ns != Internet)))
         {
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
@@ -463,6 +471,18 @@ public sealed class OffloadNamespaceLab : NamespaceLab
 {
     public OffloadNamespaceLab()
         : base(live: false, upstream: false, bridged: true, workers: 2)
+    {
+    }
+}
+
+/// <summary>
+/// The internet side a TAP with offloads (bridged, hosts verifying in software), the VPC side a veth end through
+/// libpcap (<c>--if-backend pcap</c>): a port that takes no GSO, so super-frames from the internet are segmented by the gateway itself.
+/// </summary>
+public sealed class MixedPortsNamespaceLab : NamespaceLab
+{
+    public MixedPortsNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2, backend: InterfaceBackend.Pcap, liveVpc: true)
     {
     }
 }
