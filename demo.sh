@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
 dotnet build src/Gateway.Cli -c Release --nologo -v quiet
+# The Native AOT executable (out/gateway/gateway): the same CLI, started without a JIT.
+gateway=$(scripts/publish.sh out/gateway)
 mkdir -p out
-exec dotnet src/Gateway.Cli/bin/Release/net10.0/gateway.dll replay captures/mixed.pcap -o out/mixed.translated.pcap --bindings captures/mixed.bindings.json
+exec "$gateway" replay captures/mixed.pcap -o out/mixed.translated.pcap --bindings captures/mixed.bindings.json

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Collections.Frozen;
 using BenchmarkDotNet.Attributes;
-using Gateway.DataPlane.Bench;
+using Gateway.Bench;
 using Gateway.DataPlane.Bindings;
 
 namespace Gateway.Benchmarks.Bindings;

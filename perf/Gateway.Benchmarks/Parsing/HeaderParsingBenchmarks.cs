@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
-using Gateway.DataPlane.Bench;
+using Gateway.Bench;
 using Gateway.DataPlane.Translation;
 using Gateway.Packets;
 using PacketDotNet;

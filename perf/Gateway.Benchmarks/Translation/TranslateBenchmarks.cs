@@ -1,5 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Gateway.DataPlane.Bench;
+using Gateway.Bench;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;

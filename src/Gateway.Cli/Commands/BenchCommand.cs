@@ -2,8 +2,9 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Gateway.Bench;
 using Gateway.Cli.Infrastructure;
-using Gateway.DataPlane.Bench;
+using Gateway.DataPlane.Memory;
 using Gateway.Io.Pcap;
 
 namespace Gateway.Cli.Commands;
@@ -39,6 +40,9 @@ internal static class BenchCommand
         var json = command.Define(CliSymbols.Flag("--json", "print the figures as one JSON object on stdout"));
         var output = command.Define(CliSymbols.Text("--output", "file", "also write that JSON object to FILE (atomically)", kind: ValueKind.File));
         var noProgress = command.Define(CliSymbols.Flag("--no-progress", "no progress line on stderr"));
+        var hugePages = command.Define(CliSymbols.Choice("--huge-pages",
+            "2 MiB pages for the index and counters: hugetlbfs pages when reserved, else transparent ones (auto); transparent only (thp); none (off). The figures say what the kernel gave",
+            "auto", [("auto", HugePagePolicy.Auto), ("thp", HugePagePolicy.Transparent), ("off", HugePagePolicy.Off)]));
         command.SetRun(p => Run(new ThroughputBenchOptions
         {
             FrameSize = p.GetValue(frameSize),
@@ -52,12 +56,13 @@ internal static class BenchCommand
             RingFrames = p.GetValue(ring),
             Seed = (ulong)p.GetValue(seed),
             Prefetch = !p.GetValue(noPrefetch),
-        }, p.GetValue(json), p.GetValue(output), p.GetValue(noProgress)));
+        }, p.GetValue(json), p.GetValue(output), p.GetValue(noProgress), p.GetValue(hugePages)));
         return command;
     }
 
-    private static int Run(ThroughputBenchOptions options, bool json, string? output, bool noProgress)
+    private static int Run(ThroughputBenchOptions options, bool json, string? output, bool noProgress, HugePagePolicy hugePages)
     {
+        LargePageMemory.Policy = hugePages;
         if (!int.IsPow2(options.RingFrames) || options.RingFrames < options.BatchSize)
         {
             throw new UsageException($"--ring must be a power of two no smaller than --batch ({options.BatchSize}), not {options.RingFrames}.");

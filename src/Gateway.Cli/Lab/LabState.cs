@@ -19,13 +19,6 @@ internal sealed class LabState
     public const string RunRoot = "/run/gateway-lab";
     public const string FileName = "lab.json";
 
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public required string Name { get; init; }
     public string? Topology { get; set; }
     public string Mode { get; set; } = "tap";
@@ -69,7 +62,7 @@ internal sealed class LabState
         }
         try
         {
-            return JsonSerializer.Deserialize<LabState>(File.ReadAllText(path), s_json);
+            return JsonSerializer.Deserialize(File.ReadAllText(path), LabStateJson.Default.LabState);
         }
         catch (JsonException e)
         {
@@ -80,9 +73,13 @@ internal sealed class LabState
     public void Save()
     {
         System.IO.Directory.CreateDirectory(Dir);
-        Gateway.Io.Pcap.OutputFile.WriteAllText(Path.Combine(Dir, FileName), JsonSerializer.Serialize(this, s_json));
+        Gateway.Io.Pcap.OutputFile.WriteAllText(Path.Combine(Dir, FileName), JsonSerializer.Serialize(this, LabStateJson.Default.LabState));
     }
 }
 
+/// <summary>lab.json's serializer, generated at compile time (no reflection: the Native AOT build of the CLI needs that).</summary>
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(LabState))]
+internal sealed partial class LabStateJson : JsonSerializerContext;
 /// <summary>One gateway node of a cluster lab: its name, state folder, log, TAP devices and API.</summary>
 internal sealed record LabGatewayNode(string Name, string StateDirectory, string Log, string InternetPort, string VpcPort, string? Api);

@@ -1,8 +1,5 @@
-using System.Diagnostics;
-using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics.X86;
+using Gateway.DataPlane.Memory;
 using Gateway.Packets;
 
 namespace Gateway.DataPlane.Bindings;
@@ -11,25 +8,28 @@ namespace Gateway.DataPlane.Bindings;
 /// The 1:1 NAT mapping: public→private for inbound frames and private→public for outbound ones.
 /// </summary>
 /// <remarks>
-/// <para>Readers (packet workers, any number of threads) never lock and never allocate. Each
-/// direction is an open-addressing hash index whose slots are single 64-bit words holding
-/// <c>key:32 | value:32</c>, read with one atomic load, so a reader always sees a binding whole:
-/// the old one or the new one, never half of each.</para>
+/// <para>Readers (packet workers, any number of threads) never lock and never allocate. Each direction is a
+/// <see cref="BindingIndex"/>: one-cache-line buckets of five entries, each entry a 64-bit word <c>key:32 | value:32</c>
+/// read with one atomic load (so a reader always sees a binding whole: the old one or the new one, never half of
+/// each), with the binding's id beside it in the same line. 16 bytes per binding per direction at the 80 % load the
+/// index is sized for; the bit layout is drawn over <see cref="BindingIndex"/>.</para>
 /// <para>One writer at a time: the writer methods take a lock against each other (the control plane
 /// already serialises changes; the lock only guards against misuse). Insert, remove and rebind touch
 /// a constant number of slots. Removal leaves a tombstone so that a concurrent reader's probe is never
-/// cut short; when live slots plus tombstones pass three quarters of the capacity the writer builds a
-/// fresh index off to the side and publishes it with one reference store (amortised O(1)).</para>
+/// cut short; when live slots plus tombstones pass 90 % of the slots the writer builds a fresh index
+/// off to the side and publishes it with one reference store (amortised O(1)). The replaced index's memory
+/// is freed by the garbage collector once no reader holds it.</para>
 /// <para>Each binding also has a small integer id (dense, reused oldest-freed-first) that names its
-/// slot in the per-worker counters (<see cref="Counters.TrafficCounters"/>).</para>
+/// place in per-binding state outside the index: the per-worker counters (<see cref="Counters.TrafficCounters"/>)
+/// and anything else keyed by binding (a policer). A reader finds it in the entry's cache line.</para>
 /// </remarks>
 public sealed class BindingTable
 {
     private const int IdQuarantine = 64;
 
     private readonly Lock _writerLock = new();
-    private HashIndex _byPublic;
-    private HashIndex _byPrivate;
+    private BindingIndex _byPublic;
+    private BindingIndex _byPrivate;
 
     // Writer-only state: the binding behind each id, for enumeration and counter reports.
     private long[] _bindingsById;
@@ -40,8 +40,8 @@ public sealed class BindingTable
     public BindingTable(int expectedBindings = 1024)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(expectedBindings);
-        _byPublic = HashIndex.ForCount(expectedBindings);
-        _byPrivate = HashIndex.ForCount(expectedBindings);
+        _byPublic = BindingIndex.ForCount(expectedBindings);
+        _byPrivate = BindingIndex.ForCount(expectedBindings);
         _bindingsById = new long[Math.Max(16, expectedBindings)];
     }
 
@@ -51,17 +51,54 @@ public sealed class BindingTable
     /// <summary>One past the highest binding id handed out so far (the size per-binding counters need).</summary>
     public int IdLimit => Volatile.Read(ref _nextId);
 
-    /// <summary>Bytes held by the table (both indexes and the id map), for the bytes-per-binding figure.</summary>
+    /// <summary>Bytes held by the table: both indexes and the writer's id map.</summary>
     public long MemoryBytes
     {
         get
         {
             lock (_writerLock)
             {
-                return _byPublic.MemoryBytes + _byPrivate.MemoryBytes + ((long)_bindingsById.Length * sizeof(long));
+                return _byPublic.MemoryBytes + _byPrivate.MemoryBytes + IdMapBytes;
             }
         }
     }
+
+    /// <summary>Bytes of the two indexes the frame path reads (the bytes-per-binding-per-direction figure).</summary>
+    public long IndexBytes
+    {
+        get
+        {
+            lock (_writerLock)
+            {
+                return _byPublic.MemoryBytes + _byPrivate.MemoryBytes;
+            }
+        }
+    }
+
+    /// <summary>Bytes of the writer's id → binding map (per-binding state outside the index; readers never touch it).</summary>
+    public long IdMapBytes => (long)Volatile.Read(ref _bindingsById).Length * sizeof(long);
+
+    /// <summary>Which pages back the indexes, e.g. "2 MiB pages (transparent; 30 of 30 MiB on huge pages)".</summary>
+    public string IndexPages
+    {
+        get
+        {
+            lock (_writerLock)
+            {
+                string inbound = _byPublic.Memory.Describe(), outbound = _byPrivate.Memory.Describe();
+                return inbound == outbound ? inbound : $"inbound {inbound}; outbound {outbound}";
+            }
+        }
+    }
+
+    /// <summary>The pages of the inbound index (both directions are allocated alike).</summary>
+    public PageKind IndexPageKind => Volatile.Read(ref _byPublic).Memory.Kind;
+
+    /// <summary>The inbound index as it stands (readers that look up many frames read it once per batch).</summary>
+    internal BindingIndex InboundIndex => Volatile.Read(ref _byPublic);
+
+    /// <summary>The outbound index as it stands.</summary>
+    internal BindingIndex OutboundIndex => Volatile.Read(ref _byPrivate);
 
     // ----- Readers: lock-free, allocation-free. -----
 
@@ -171,8 +208,8 @@ public sealed class BindingTable
     {
         lock (_writerLock)
         {
-            Volatile.Write(ref _byPublic, HashIndex.ForCount(0));
-            Volatile.Write(ref _byPrivate, HashIndex.ForCount(0));
+            Volatile.Write(ref _byPublic, BindingIndex.ForCount(0));
+            Volatile.Write(ref _byPrivate, BindingIndex.ForCount(0));
             Array.Clear(_bindingsById);
             _freeIds.Clear();
             _nextId = 0;
@@ -185,12 +222,9 @@ public sealed class BindingTable
         lock (_writerLock)
         {
             var result = new List<Binding>(_byPublic.Used);
-            foreach (long slot in _byPublic.Slots)
+            foreach (var (key, value, _) in _byPublic.Entries())
             {
-                if (HashIndex.IsLive(slot))
-                {
-                    result.Add(new Binding(HashIndex.KeyOf(slot), HashIndex.ValueOf(slot)));
-                }
+                result.Add(new Binding(key, value));
             }
             return result;
         }
@@ -210,7 +244,7 @@ public sealed class BindingTable
     private static void ValidateAddress(uint address, string name)
     {
         // 0.0.0.0 marks an empty slot and 255.255.255.255 a tombstone; neither is a host address anyway.
-        if (address is HashIndex.EmptyKey or HashIndex.TombstoneKey)
+        if (address is BindingIndex.EmptyKey or BindingIndex.TombstoneKey)
         {
             throw new ArgumentException($"{Ipv4Address.Format(address)} cannot be bound: it is not a host address.", name);
         }
@@ -223,7 +257,9 @@ public sealed class BindingTable
         int id = _freeIds.Count >= IdQuarantine ? _freeIds.Dequeue() : _nextId++;
         if (id >= _bindingsById.Length)
         {
-            Array.Resize(ref _bindingsById, _bindingsById.Length * 2);
+            var grown = new long[_bindingsById.Length * 2];
+            _bindingsById.CopyTo(grown, 0);
+            Volatile.Write(ref _bindingsById, grown);
         }
         _bindingsById[id] = ((long)publicAddress << 32) | privateAddress;
         return id;
@@ -235,15 +271,18 @@ public sealed class BindingTable
         _freeIds.Enqueue(id);
     }
 
-    private static void Upsert(ref HashIndex index, uint key, uint value, int id)
+    private static void Upsert(ref BindingIndex index, uint key, uint value, int id)
     {
         if (!index.TryUpsertInPlace(key, value, id))
         {
             if (index.NeedsRebuildBeforeInsert)
             {
                 // Built off to the side, published with one release store; readers holding the old
-                // index finish their probe on it unchanged (it is never written again).
-                Volatile.Write(ref index, index.Rebuild());
+                // index finish their probe on it unchanged (it is never written again). Grown by half when the
+                // live entries alone passed the target load, otherwise rebuilt at the target load (tombstones dropped).
+                long live = index.Used + 1L;
+                long count = live > index.Slots * BindingIndex.TargetLoad ? live * 3 / 2 : live;
+                Volatile.Write(ref index, index.Rebuild(count));
             }
             index.Insert(key, value, id);
         }
@@ -254,194 +293,4 @@ public sealed class BindingTable
 public readonly record struct Binding(uint PublicAddress, uint PrivateAddress)
 {
     public override string ToString() => $"{Ipv4Address.Format(PublicAddress)} <-> {Ipv4Address.Format(PrivateAddress)}";
-}
-
-/// <summary>
-/// One direction of the table: linear probing over packed 64-bit slots.
-/// </summary>
-/// <remarks>
-/// Slot layout (one <see cref="long"/>, read and written atomically):
-/// <code>
-///  63            32 31             0
-/// +----------------+----------------+
-/// |   key (IPv4)   |  value (IPv4)  |
-/// +----------------+----------------+
-/// </code>
-/// key 0.0.0.0 = empty (ends a probe), key 255.255.255.255 = tombstone (a probe goes on past it).
-/// <see cref="Ids"/> runs beside the slots and is read after the slot: a reader racing a remove and
-/// re-insert into the same slot within those few nanoseconds may count the frame to the new binding's
-/// id; the translation itself always uses the slot it read, whole.
-/// </remarks>
-internal sealed class HashIndex
-{
-    internal const uint EmptyKey = 0;
-    internal const uint TombstoneKey = uint.MaxValue;
-    private const long Tombstone = unchecked((long)((ulong)TombstoneKey << 32));
-    private const int MinCapacity = 16;
-
-    internal readonly long[] Slots;
-    internal readonly int[] Ids;
-    private readonly int _shift;
-    private readonly int _mask;
-    internal int Used;
-    private int _tombstones;
-
-    private HashIndex(int capacity)
-    {
-        Debug.Assert(int.IsPow2(capacity));
-        Slots = new long[capacity];
-        Ids = new int[capacity];
-        _mask = capacity - 1;
-        _shift = 32 - int.Log2(capacity);
-    }
-
-    /// <summary>An index where <paramref name="count"/> entries sit at or below half load.</summary>
-    internal static HashIndex ForCount(int count)
-    {
-        long wanted = Math.Max(MinCapacity, (long)count * 2);
-        return new HashIndex((int)Math.Min(1L << 30, (long)BitOperations.RoundUpToPowerOf2((ulong)wanted)));
-    }
-
-    internal long MemoryBytes => ((long)Slots.Length * sizeof(long)) + ((long)Ids.Length * sizeof(int));
-
-    internal bool NeedsRebuildBeforeInsert => (Used + _tombstones + 1) * 4L > Slots.Length * 3L;
-
-    internal static bool IsLive(long slot) => KeyOf(slot) is not (EmptyKey or TombstoneKey);
-
-    internal static uint KeyOf(long slot) => (uint)((ulong)slot >> 32);
-
-    internal static uint ValueOf(long slot) => (uint)slot;
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private int Home(uint key) => (int)((key * 0x9E3779B1u) >> _shift) & _mask; // Fibonacci hashing: consecutive addresses spread out.
-
-    /// <summary>Prefetches the home slot of <paramref name="key"/> and its id (x86 only; elsewhere a no-op).</summary>
-    /// <remarks>
-    /// The pointers are taken without pinning: if the GC moved the arrays in between, the hint would fetch a stale
-    /// line, which is harmless (a prefetch never faults). Indexes of any size that matters live on the large
-    /// object heap, which is not compacted by default. Measured: Bindings/TableLookupBenchmarks.BindingTableBatchLookup
-    /// and 'gateway bench' with and without --no-prefetch (perf/README.md).
-    /// </remarks>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal unsafe void Prefetch(uint key)
-    {
-        if (Sse.IsSupported)
-        {
-            int i = Home(key);
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Slots), i)));
-            Sse.Prefetch0(Unsafe.AsPointer(ref Unsafe.Add(ref MemoryMarshal.GetArrayDataReference(Ids), i)));
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal bool TryGet(uint key, out uint value, out int id)
-    {
-        // The two sentinel keys are never bound (Bind refuses them), but an empty slot has key 0.0.0.0 and a
-        // tombstone key 255.255.255.255: without this check a lookup of either "finds" a free slot (value 0,
-        // a stale id), so a DHCP discover 0.0.0.0 → 255.255.255.255 was SNATed to 0.0.0.0 and counted on another
-        // binding, and UnbindPublic(0.0.0.0) turned an empty slot into a tombstone and freed someone else's id.
-        // key + 1 maps 0xFFFFFFFF to 0 and 0 to 1: one unsigned compare for both.
-        if (key + 1u <= 1u)
-        {
-            value = 0;
-            id = -1;
-            return false;
-        }
-        long[] slots = Slots;
-        int i = Home(key);
-        while (true)
-        {
-            // Acquire: the id beside the slot was written before the slot (see Insert).
-            long slot = Volatile.Read(ref slots[i]);
-            if (KeyOf(slot) == key)
-            {
-                value = ValueOf(slot);
-                id = Ids[i];
-                return true;
-            }
-            if (slot == 0)
-            {
-                value = 0;
-                id = -1;
-                return false;
-            }
-            i = (i + 1) & _mask; // terminates: the writer keeps at least a quarter of the slots empty.
-        }
-    }
-
-    internal bool TryUpsertInPlace(uint key, uint value, int id)
-    {
-        int i = Find(key);
-        if (i < 0)
-        {
-            return false;
-        }
-        Ids[i] = id;
-        Volatile.Write(ref Slots[i], Pack(key, value));
-        return true;
-    }
-
-    internal void Insert(uint key, uint value, int id)
-    {
-        Debug.Assert(Find(key) < 0 && !NeedsRebuildBeforeInsert);
-        int i = Home(key);
-        while (IsLive(Slots[i]))
-        {
-            i = (i + 1) & _mask;
-        }
-        if (Slots[i] == Tombstone)
-        {
-            _tombstones--;
-        }
-        Ids[i] = id;
-        // Release: readers that see the slot also see its id.
-        Volatile.Write(ref Slots[i], Pack(key, value));
-        Used++;
-    }
-
-    internal void Remove(uint key)
-    {
-        int i = Find(key);
-        if (i < 0)
-        {
-            return;
-        }
-        Volatile.Write(ref Slots[i], Tombstone);
-        Used--;
-        _tombstones++;
-    }
-
-    internal HashIndex Rebuild()
-    {
-        var fresh = ForCount(Used + 1);
-        for (int i = 0; i < Slots.Length; i++)
-        {
-            long slot = Slots[i];
-            if (IsLive(slot))
-            {
-                fresh.Insert(KeyOf(slot), ValueOf(slot), Ids[i]);
-            }
-        }
-        return fresh;
-    }
-
-    private int Find(uint key)
-    {
-        int i = Home(key);
-        while (true)
-        {
-            long slot = Slots[i];
-            if (KeyOf(slot) == key)
-            {
-                return i;
-            }
-            if (slot == 0)
-            {
-                return -1;
-            }
-            i = (i + 1) & _mask;
-        }
-    }
-
-    private static long Pack(uint key, uint value) => (long)(((ulong)key << 32) | value);
 }

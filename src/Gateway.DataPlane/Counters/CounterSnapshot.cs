@@ -26,17 +26,20 @@ public sealed class CounterSnapshot
     {
         ArgumentNullException.ThrowIfNull(workers);
         var snapshot = new CounterSnapshot();
+        Span<long> totals = stackalloc long[TrafficCounters.TotalsCount];
         foreach (var worker in workers)
         {
-            snapshot.ReceivedPackets += worker.ReceivedPacketCount;
-            snapshot.ReceivedBytes += worker.ReceivedByteCount;
-            snapshot.ForwardedPackets += worker.ForwardedPacketCount;
-            snapshot.ForwardedBytes += worker.ForwardedByteCount;
+            // One consistent read per worker: whole batches only (see TrafficCounters).
+            worker.ReadTotals(totals);
+            snapshot.ReceivedPackets += totals[0];
+            snapshot.ReceivedBytes += totals[1];
+            snapshot.ForwardedPackets += totals[2];
+            snapshot.ForwardedBytes += totals[3];
             foreach (var reason in DropReasons.All)
             {
-                long packets = worker.DropPacketCount(reason);
+                long packets = totals[4 + (2 * (int)reason)];
                 snapshot._dropPackets[(int)reason] += packets;
-                snapshot._dropBytes[(int)reason] += worker.DropByteCount(reason);
+                snapshot._dropBytes[(int)reason] += totals[4 + (2 * (int)reason) + 1];
                 snapshot.DroppedPackets += packets;
             }
         }

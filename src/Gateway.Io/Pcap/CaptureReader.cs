@@ -91,7 +91,7 @@ public sealed class CaptureReader
         _source = source;
     }
 
-    /// <summary>Creates a pipe over a stream with large reads (1 MiB buffers), as replay uses it.</summary>
+    /// <summary>Creates a pipe over a stream with large reads (1 MiB buffers: the largest the shared array pool keeps, so a replay allocates nothing per frame), as replay uses it.</summary>
     public static PipeReader CreatePipe(Stream stream, bool leaveOpen = false) =>
         PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 1024 * 1024, minimumReadSize: 256 * 1024, leaveOpen: leaveOpen));
 

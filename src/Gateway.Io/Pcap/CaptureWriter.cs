@@ -19,6 +19,8 @@ namespace Gateway.Io.Pcap;
 /// </remarks>
 public sealed class CaptureWriter : IAsyncDisposable
 {
+    // Large blocks, but no larger than the shared array pool keeps: 4 MiB buffers were tried and made a replay
+    // allocate in proportion to its input (Replay_SteadyState_AllocatesNothingPerFrame caught it).
     private const int BufferSize = 1024 * 1024;
     private const int FlushThreshold = 512 * 1024;
 
@@ -37,6 +39,9 @@ public sealed class CaptureWriter : IAsyncDisposable
     private int _pcapLinkType = -1;
     private ulong _pcapTicksPerSecond;
     private long _frames;
+    // The second the last frame fell in (pcap output, same units as the input), to split timestamps without dividing.
+    private long _second;
+    private ulong _secondStart;
 
     /// <param name="output">Where the file's bytes go.</param>
     /// <param name="format">pcap or pcapng.</param>
@@ -100,11 +105,20 @@ public sealed class CaptureWriter : IAsyncDisposable
         Span<byte> span = Reserve(16 + data.Length);
         long seconds;
         ulong fraction;
-        if (captureInterface.TicksPerSecond == _pcapTicksPerSecond && captureInterface.TimestampOffsetSeconds == 0)
+        ulong timestamp = frame.Timestamp;
+        if (timestamp - _secondStart < _pcapTicksPerSecond && captureInterface.TicksPerSecond == _pcapTicksPerSecond && captureInterface.TimestampOffsetSeconds == 0)
         {
-            ulong whole = frame.Timestamp / _pcapTicksPerSecond;
+            // Same second as the previous frame (captures are mostly in time order): no division per frame.
+            seconds = _second;
+            fraction = timestamp - _secondStart;
+        }
+        else if (captureInterface.TicksPerSecond == _pcapTicksPerSecond && captureInterface.TimestampOffsetSeconds == 0)
+        {
+            ulong whole = timestamp / _pcapTicksPerSecond;
             seconds = (long)whole;
-            fraction = frame.Timestamp - (whole * _pcapTicksPerSecond);
+            fraction = timestamp - (whole * _pcapTicksPerSecond);
+            _second = seconds;
+            _secondStart = whole * _pcapTicksPerSecond;
         }
         else
         {

@@ -1,4 +1,4 @@
-using Gateway.DataPlane.Bench;
+using Gateway.Bench;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
 

@@ -7,7 +7,7 @@ using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;
 using Gateway.Packets;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>Where the run is; the main thread moves it forward, workers look once per batch.</summary>
 internal static class BenchPhase
@@ -141,6 +141,7 @@ internal sealed class BenchWorker
                     AtStart = CounterSnapshot.Of(Counters);
                     allocatedAtStart = GC.GetAllocatedBytesForCurrentThread();
                     cpuAtStart = ThreadCpuClock.Nanoseconds();
+                    control.WorkerMeasuring();
                 }
                 else
                 {

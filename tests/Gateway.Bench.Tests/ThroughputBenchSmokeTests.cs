@@ -1,7 +1,7 @@
-using Gateway.DataPlane.Bench;
+using Gateway.Bench;
 using PacketDotNet;
 
-namespace Gateway.DataPlane.Bench.Tests;
+namespace Gateway.Bench.Tests;
 
 /// <summary>
 /// A CI-sized run of the throughput harness so it never rots. Figures are not asserted (these machines

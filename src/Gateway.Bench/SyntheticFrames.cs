@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Gateway.Packets;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>The kinds of frame the throughput benchmarks translate.</summary>
 public enum TrafficKind : byte

@@ -1,4 +1,4 @@
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>
 /// The address plan of the synthetic bench: which binding an address belongs to can be read off the

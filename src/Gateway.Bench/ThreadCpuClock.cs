@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>
 /// CPU time consumed by the calling thread (Linux <c>CLOCK_THREAD_CPUTIME_ID</c>). On a machine shared with

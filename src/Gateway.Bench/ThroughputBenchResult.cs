@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text.Json;
+using Gateway.DataPlane.Memory;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>The figures of one <see cref="ThroughputBench"/> run (the measured interval only, warm-up excluded).</summary>
 public sealed record ThroughputBenchResult
@@ -49,8 +50,19 @@ public sealed record ThroughputBenchResult
     /// <summary>Rebinds the churn writer made in the interval.</summary>
     public long Rebinds { get; init; }
 
-    /// <summary>Bytes the binding table holds (both directions and the id map), before the run.</summary>
+    /// <summary>Bytes of the binding index the frame path reads (both directions), before the run.</summary>
     public long TableBytes { get; init; }
+
+    /// <summary>Per-binding state outside the index: the table writer's id → binding map (never read by workers).</summary>
+    public long IdMapBytes { get; init; }
+
+    /// <summary>Per-binding state outside the index: every worker's per-binding counters.</summary>
+    public long CounterBytes { get; init; }
+
+    /// <summary>Which pages back the index and the counters ("2 MiB pages (transparent; ...)").</summary>
+    public string IndexPages { get; init; } = "";
+    public string CounterPages { get; init; } = "";
+    public HugePagePolicy HugePagePolicy { get; init; }
 
     /// <summary>The per-frame cost of restoring a frame and checking its addresses, measured alone on one thread.</summary>
     public double RestoreNanosecondsPerFrame { get; init; }
@@ -68,6 +80,8 @@ public sealed record ThroughputBenchResult
     public double AllocatedBytesPerFrame => (double)WorkerAllocatedBytes / Math.Max(1, Frames);
     public double RebindsPerSecond => Rebinds / Seconds;
     public double BytesPerBindingPerDirection => TableBytes / 2.0 / Options.Bindings;
+    public double IdMapBytesPerBinding => (double)IdMapBytes / Options.Bindings;
+    public double CounterBytesPerBinding => (double)CounterBytes / Options.Bindings;
 
     public static string FrameSizeName(FrameSizeProfile profile) => profile switch
     {
@@ -120,6 +134,12 @@ public sealed record ThroughputBenchResult
         json.WriteNumber("processAllocatedBytes", ProcessAllocatedBytes);
         json.WriteNumber("tableBytes", TableBytes);
         json.WriteNumber("bytesPerBindingPerDirection", Math.Round(BytesPerBindingPerDirection, 2));
+        json.WriteNumber("idMapBytes", IdMapBytes);
+        json.WriteNumber("counterBytes", CounterBytes);
+        json.WriteNumber("counterBytesPerBinding", Math.Round(CounterBytesPerBinding, 2));
+        json.WriteString("hugePages", HugePagePolicy.ToString().ToLowerInvariant());
+        json.WriteString("indexPages", IndexPages);
+        json.WriteString("counterPages", CounterPages);
         WriteNumberOrNull(json, "visibilityMedianNs", VisibilityMedianNanoseconds);
         WriteNumberOrNull(json, "visibilityP99Ns", VisibilityP99Nanoseconds);
         json.WriteNumber("setupSeconds", Math.Round(SetupSeconds, 2));
@@ -165,7 +185,8 @@ public sealed record ThroughputBenchResult
         writer.WriteLine(string.Create(c, $"impossible  {ImpossibleBindings:N0} frames translated with a binding that never existed"));
         writer.WriteLine(string.Create(c, $"gc          gen0 {Gen0Collections}, gen1 {Gen1Collections}, gen2 {Gen2Collections} during the run"));
         writer.WriteLine(string.Create(c, $"allocated   {AllocatedBytesPerFrame:F4} B/frame on the workers; {ProcessAllocatedBytes:N0} B in the whole process"));
-        writer.WriteLine(string.Create(c, $"table       {TableBytes:N0} B = {BytesPerBindingPerDirection:F1} B per binding per direction"));
+        writer.WriteLine(string.Create(c, $"index       {TableBytes:N0} B = {BytesPerBindingPerDirection:F1} B per binding per direction; {IndexPages}"));
+        writer.WriteLine(string.Create(c, $"per binding outside the index: counters {CounterBytesPerBinding:F1} B ({Options.Workers} worker(s); {CounterPages}), writer's id map {IdMapBytesPerBinding:F1} B"));
         writer.WriteLine(string.Create(c, $"rebind      seen by a reader {VisibilityMedianNanoseconds:F0} ns after Bind was called (median; p99 {VisibilityP99Nanoseconds:F0} ns)"));
     }
 }

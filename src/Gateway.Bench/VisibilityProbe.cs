@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Gateway.DataPlane.Bindings;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>
 /// How long a rebind takes to reach a reader: a reader thread spins on one public address while this thread

@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Translation;
 
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>Shared between the main thread and the workers.</summary>
 internal sealed class BenchControl(int workers)
@@ -11,8 +12,24 @@ internal sealed class BenchControl(int workers)
     public int Phase = BenchPhase.Warmup;
 
     private int _waiting = workers;
+    private int _notMeasuring = workers;
 
     public void WorkerReady() => Interlocked.Decrement(ref _waiting);
+
+    /// <summary>A worker has seen <see cref="BenchPhase.Measure"/> and taken its starting snapshot.</summary>
+    public void WorkerMeasuring() => Interlocked.Decrement(ref _notMeasuring);
+
+    /// <summary>
+    /// Waits until every worker has seen the measured interval begin. A worker can be off its CPU for a long time on a
+    /// loaded machine (or stalled in a page fault); without this wait a short interval could start and end unseen.
+    /// </summary>
+    public void WaitForMeasuring()
+    {
+        while (Volatile.Read(ref _notMeasuring) > 0)
+        {
+            Thread.Sleep(1);
+        }
+    }
 
     public void WaitForWorkers()
     {
@@ -47,7 +64,9 @@ public static class ThroughputBench
             int id = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
             policer?.SetCaps(id, caps);
         }
-        long tableBytes = table.MemoryBytes;
+        long indexBytes = table.IndexBytes;
+        long idMapBytes = table.IdMapBytes;
+        string indexPages = table.IndexPages;
         var everMoved = new byte[options.Bindings];
         var workers = new BenchWorker[options.Workers];
         // Built in parallel to shorten setup: each worker's ring takes ~0.3 s (64 B) to ~1 s (1500 B) to build.
@@ -75,8 +94,9 @@ public static class ThroughputBench
         int gen0 = GC.CollectionCount(0), gen1 = GC.CollectionCount(1), gen2 = GC.CollectionCount(2);
         long processAllocated = GC.GetTotalAllocatedBytes(precise: false);
         long churnBefore = churn?.Rebinds ?? 0;
-        long start = Stopwatch.GetTimestamp();
         Volatile.Write(ref control.Phase, BenchPhase.Measure);
+        control.WaitForMeasuring();
+        long start = Stopwatch.GetTimestamp();
 
         Follow(workers, options.Duration, warmup: false, progress);
 
@@ -99,12 +119,12 @@ public static class ThroughputBench
             forwarded += after.ForwardedPackets - before.ForwardedPackets;
             dropped += after.DroppedPackets - before.DroppedPackets;
             receivedBytes += after.ReceivedBytes - before.ReceivedBytes;
-            foreach (var reason in Translation.DropReasons.All)
+            foreach (var reason in DropReasons.All)
             {
                 long count = after.DropPackets(reason) - before.DropPackets(reason);
                 if (count != 0)
                 {
-                    string name = Translation.DropReasons.Name(reason);
+                    string name = DropReasons.Name(reason);
                     drops[name] = drops.GetValueOrDefault(name) + count;
                 }
             }
@@ -129,7 +149,12 @@ public static class ThroughputBench
             WorkerCpuNanoseconds = workers.Any(w => w.MeasuredCpuNanoseconds < 0) ? -1 : workers.Sum(w => w.MeasuredCpuNanoseconds),
             ProcessAllocatedBytes = GC.GetTotalAllocatedBytes(precise: false) - processAllocated,
             Rebinds = churnDone,
-            TableBytes = tableBytes,
+            TableBytes = indexBytes,
+            IdMapBytes = idMapBytes,
+            CounterBytes = workers.Sum(w => w.Counters.PerBindingBytes),
+            IndexPages = indexPages,
+            CounterPages = workers[0].Counters.PerBindingPages,
+            HugePagePolicy = Gateway.DataPlane.Memory.LargePageMemory.Policy,
             RestoreNanosecondsPerFrame = restoreNs,
             VisibilityMedianNanoseconds = visibilityMedian,
             VisibilityP99Nanoseconds = visibilityP99,

@@ -1,4 +1,4 @@
-namespace Gateway.DataPlane.Bench;
+namespace Gateway.Bench;
 
 /// <summary>Frame sizes of the synthetic traffic, as sizes on the wire (FCS included).</summary>
 public enum FrameSizeProfile : byte
