@@ -38,6 +38,9 @@ internal sealed partial record Topology(
     IReadOnlyList<InternetHost> InternetHosts,
     IReadOnlyList<InstanceNode> Instances)
 {
+    /// <summary>How a veth lab's daemon opens its ends (<c>--if-backend</c>): "packet" (AF_PACKET, the default) or "pcap".</summary>
+    public string IfBackend { get; init; } = "packet";
+
     /// <summary><c>gateway.workers</c>: the daemon's <c>--workers</c> (null: its default, one per core).</summary>
     public int? Workers { get; init; }
 
@@ -110,6 +113,7 @@ internal sealed partial record Topology(
             }
 
             bool veth = false;
+            string ifBackend = "packet";
             int gatewayNodes = 1;
             string? etcd = null;
             uint? internetGateway = null;
@@ -125,6 +129,18 @@ internal sealed partial record Topology(
                     "veth" => true,
                     _ => throw Error("gateway.mode", $"'{mode}' is neither \"tap\" nor \"veth\"."),
                 };
+                if (String(gateway, "ifBackend", "gateway.ifBackend") is { } backend)
+                {
+                    if (backend is not ("packet" or "pcap"))
+                    {
+                        throw Error("gateway.ifBackend", $"'{backend}' is neither \"packet\" (AF_PACKET rings) nor \"pcap\" (libpcap).");
+                    }
+                    if (!veth)
+                    {
+                        throw Error("gateway.ifBackend", "applies to mode \"veth\" only (a TAP is no existing interface); remove it or set mode to \"veth\".");
+                    }
+                    ifBackend = backend;
+                }
                 if (String(gateway, "internetGateway", "gateway.internetGateway") is { } gw)
                 {
                     internetGateway = Address(gw, "gateway.internetGateway");
@@ -242,6 +258,7 @@ internal sealed partial record Topology(
             }
             return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances)
             {
+                IfBackend = ifBackend,
                 Workers = workers,
                 TapOffloads = tapOffloads,
                 GatewayNodes = gatewayNodes,

@@ -140,10 +140,10 @@ public sealed class LabDataPath : IDisposable
         {
             internet = options.InternetTap is { } internetTap
                 ? TapPort.Create(internetTap, TapOptionsFor(options, options.InternetTapInterfaceMac))
-                : LivePort.Open(options.InternetInterface!, internetMac, options.PollMilliseconds);
+                : OpenInterface(options, options.InternetInterface!, internetMac);
             vpc = options.VpcTap is { } vpcTap
                 ? TapPort.Create(vpcTap, TapOptionsFor(options, options.VpcTapInterfaceMac))
-                : LivePort.Open(options.VpcInterface!, vpcMac, options.PollMilliseconds);
+                : OpenInterface(options, options.VpcInterface!, vpcMac);
             var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac);
             path.StartThreads();
             return path;
@@ -155,6 +155,12 @@ public sealed class LabDataPath : IDisposable
             throw;
         }
     }
+
+    /// <summary>An existing interface, through AF_PACKET (a queue per worker) or libpcap, as the options say.</summary>
+    private static IFramePort OpenInterface(LabDataPathOptions options, string name, MacAddress gatewayMac) =>
+        options.InterfaceBackend == InterfaceBackend.Packet
+            ? PacketPort.Open(name, options.Workers, options.PacketRingFrames, options.PacketQdiscBypass)
+            : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
 
     /// <summary>Starts forwarding between two ports that are already open (tests: ports in memory).</summary>
     internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
@@ -245,6 +251,8 @@ public sealed class LabDataPath : IDisposable
     {
         TapPort tap => string.Create(CultureInfo.InvariantCulture,
             $"TAP {tap.Name} ({tap.QueueCount} queue{(tap.QueueCount == 1 ? "" : "s")}, {(tap.Offloads ? (tap.UdpSegmentationOffload ? "offloads: csum, TSO, USO" : "offloads: csum, TSO") : "no offloads")})"),
+        PacketPort packet => string.Create(CultureInfo.InvariantCulture,
+            $"interface {packet.Name} (AF_PACKET, {packet.QueueCount} queue{(packet.QueueCount == 1 ? "" : "s")}, offloads: csum, GSO)"),
         _ => $"interface {port.Name} (libpcap, 1 queue, no offloads)",
     };
 
@@ -421,12 +429,13 @@ public sealed class LabDataPath : IDisposable
         {
             return;
         }
+        w.Batches++;
         if (_standby)
         {
-            IgnoreAsStandby(fromInternet ? _internet : _vpc, count); // taken off the queue so the kernel's never fills
+            // Cluster standby: the queue is drained (so the kernel's queues never fill) and nothing is forwarded or sent.
+            IgnoreAsStandby(fromInternet ? _internet : _vpc, count);
             return;
         }
-        w.Batches++;
         for (int i = 0; i < count; i++)
         {
             if (fromInternet)
