@@ -46,7 +46,7 @@ internal sealed class BenchWorker
     private readonly BatchFrame[] _batchFrames;
     private readonly DropReason[] _verdicts;
     private readonly int[] _ringIndex; // ring entry of each batch slot
-    private readonly Policing.PolicerLane? _lane; // --cap-mbps: this worker's lane of the policer
+    private readonly Gateway.DataPlane.Policing.PolicerLane? _lane; // --cap-mbps: this worker's lane of the policer
     private int _cursor;
 
     public TrafficCounters Counters { get; }
@@ -63,7 +63,7 @@ internal sealed class BenchWorker
     /// <summary>CPU time this worker's thread used in the measured interval (ns), or -1 where unknown.</summary>
     public long MeasuredCpuNanoseconds { get; private set; }
 
-    public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved, Policing.Policer? policer = null)
+    public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved, Gateway.DataPlane.Policing.Policer? policer = null)
     {
         _lane = policer?.CreateLane();
         _translator = new Translator(table);
@@ -186,7 +186,7 @@ internal sealed class BenchWorker
         _cursor = cursor;
         if (_lane is not null)
         {
-            _lane.Now = Policing.Policer.MonotonicTicks(); // once per batch, as the data path's workers do
+            _lane.Now = Gateway.DataPlane.Policing.Policer.MonotonicTicks(); // once per batch, as the data path's workers do
         }
         _translator.TranslateEthernetBatch(work, frames, _verdicts, Counters, TranslateMode.Infer, _lane);
         long impossible = 0;
@@ -213,7 +213,7 @@ internal sealed class BenchWorker
         long impossible = 0;
         if (_lane is not null)
         {
-            _lane.Now = Policing.Policer.MonotonicTicks();
+            _lane.Now = Gateway.DataPlane.Policing.Policer.MonotonicTicks();
         }
         for (int k = 0; k < _batch; k++)
         {

@@ -57,8 +57,8 @@ public static class ThroughputBench
 
         var setupClock = Stopwatch.StartNew();
         var table = new BindingTable(options.Bindings);
-        var policer = options.CapMbps > 0 ? new Policing.Policer(options.Bindings + 1024) : null;
-        var caps = Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps);
+        var policer = options.CapMbps > 0 ? new Gateway.DataPlane.Policing.Policer(options.Bindings + 1024) : null;
+        var caps = Gateway.DataPlane.Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps);
         for (int i = 0; i < options.Bindings; i++)
         {
             int id = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
@@ -202,7 +202,7 @@ public static class ThroughputBench
 /// Each step moves a random binding i from Q(i, 0) to Q(i, 1) and back (two rebinds), so the pre-built frames
 /// stay translatable and every frame in flight meets either the old binding or the new one.
 /// </summary>
-internal sealed class ChurnWriter(BindingTable table, ThroughputBenchOptions options, byte[] everMoved, Policing.Policer? policer) : IDisposable
+internal sealed class ChurnWriter(BindingTable table, ThroughputBenchOptions options, byte[] everMoved, Gateway.DataPlane.Policing.Policer? policer) : IDisposable
 {
     private Thread? _running;
     private volatile bool _stop;
@@ -230,9 +230,9 @@ internal sealed class ChurnWriter(BindingTable table, ThroughputBenchOptions opt
                 // Flag first: the bind's release store publishes it to any worker that then sees Q(i, 1).
                 Volatile.Write(ref everMoved[i], 1);
                 int moved = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 1));
-                policer?.SetCaps(moved, Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps)); // as the control plane does
+                policer?.SetCaps(moved, Gateway.DataPlane.Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps)); // as the control plane does
                 int back = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
-                policer?.SetCaps(back, Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps));
+                policer?.SetCaps(back, Gateway.DataPlane.Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps));
                 done += 2;
                 Interlocked.Exchange(ref _rebinds, done);
             }

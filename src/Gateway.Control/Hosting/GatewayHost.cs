@@ -288,6 +288,7 @@ public sealed class GatewayHost : IAsyncDisposable
             };
             host.Policer = policer;
             host.Meter = meter;
+            host.TrafficHistory = meter; // the console's traffic chart reads the metering history
             host._meteringStore = meteringStore;
             host._metrics = metrics;
             if (store.FeedsCommits && options.DataPaths.Count > 0)

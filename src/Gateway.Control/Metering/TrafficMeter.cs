@@ -1,3 +1,4 @@
+using Gateway.Control.Hosting;
 using Gateway.Control.Rules;
 using Gateway.DataPlane.Policing;
 using Gateway.Packets;
@@ -24,7 +25,7 @@ public sealed record InstanceTraffic(
 /// once more under the control plane's lock before its id can be handed out again, so its last bytes go to its
 /// owner; a new binding starts from the id's current count (ids are recycled).</para>
 /// </remarks>
-public sealed class TrafficMeter : IAsyncDisposable
+public sealed class TrafficMeter : IAsyncDisposable, IInstanceTrafficHistory
 {
     public const int PeriodSeconds = MeteringStore.FineResolution;
 
@@ -65,6 +66,12 @@ public sealed class TrafficMeter : IAsyncDisposable
     }
 
     public MeteringStore Store => _store;
+
+    /// <summary>The web console's traffic chart: the instance's closed periods from the store (10 s, then 5 min points).</summary>
+    public IReadOnlyList<TrafficPoint> Read(string instanceId, DateTimeOffset since) =>
+        [.. _store.Read(MeterKind.Instance, [instanceId], since.ToUnixTimeSeconds(), long.MaxValue).Select(row => new TrafficPoint(
+            DateTimeOffset.FromUnixTimeSeconds(row.PeriodStart), TimeSpan.FromSeconds(row.Resolution),
+            row.Totals.InBytes, row.Totals.OutBytes, row.Totals.InPackets, row.Totals.OutPackets))];
 
     /// <summary>Starts following <paramref name="plane"/>'s bindings and the once-a-second sampler.</summary>
     internal void Start(ControlPlane plane)

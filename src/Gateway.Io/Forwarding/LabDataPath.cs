@@ -169,10 +169,10 @@ public sealed class LabDataPath : IDisposable
             : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
 
     /// <summary>Starts forwarding between two ports that are already open (tests: ports in memory).</summary>
-    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
+    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc, Policer? policer = null)
     {
         options.Validate(portsGiven: true);
-        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal());
+        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal(), policer);
         path.StartThreads();
         return path;
     }
