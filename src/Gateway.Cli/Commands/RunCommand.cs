@@ -62,7 +62,7 @@ internal static class RunCommand
             "serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say otherwise; :0 picks a free port, printed)"));
         var bandwidthCaps = command.Define(CliSymbols.Choice("--bandwidth-caps",
             "enforce: each public address is policed at its instance's bandwidth, as the cloud does; off: nothing is dropped for bandwidth (traffic is still metered) — for measuring the data path itself",
-            "enforce", [("enforce", true), ("off", false)]));
+            "enforce", [("enforce", "enforce"), ("off", "off")])); // strings: an Option<bool> would be a flag
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
@@ -121,7 +121,7 @@ internal static class RunCommand
                 RequestTimeout = TimeSpan.FromSeconds(p.GetValue(requestTimeout)),
                 TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
                 MetricsEndPoint = p.GetValue(metrics) is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null,
-                EnforceBandwidthCaps = p.GetValue(bandwidthCaps),
+                EnforceBandwidthCaps = p.GetValue(bandwidthCaps) == "enforce",
             };
             if (options.Etcd is null && p.GetValue(segment) is not null)
             {

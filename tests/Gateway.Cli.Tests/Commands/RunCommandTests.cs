@@ -32,6 +32,7 @@ public sealed class RunCommandTests
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --tap-offloads maybe", "--tap-offloads must be on or off, not 'maybe'")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --worker-priority urgent", "--worker-priority must be realtime, high or normal, not 'urgent'")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --worker-priority high", "--worker-priority needs a data path")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --bandwidth-caps maybe", "--bandwidth-caps must be enforce or off, not 'maybe'")]
     public async Task CommandLineMistakes_ExitTwoNamingTheProblem(string arguments, string expected)
     {
         string state = Path.Combine(Path.GetTempPath(), "gw-runcmd-" + Guid.NewGuid().ToString("N"));
