@@ -1,6 +1,10 @@
 using Gateway.Control.Hosting;
 #if GATEWAY_WEB_CONSOLE
 using Gateway.WebConsole;
+#else
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 #endif
 
 namespace Gateway.Cli.Hosting;
@@ -30,9 +34,34 @@ internal static class WebConsoleSupport
     /// <summary>False: the Native AOT build, without the web console.</summary>
     public static bool IsIncluded => false;
 
-    /// <summary>Nothing beside the API.</summary>
-    public static IReadOnlyList<IListenerExtension> ListenerExtensions() => [];
+    /// <summary>Beside the API, only the note at <c>/console</c> that says where the console is.</summary>
+    public static IReadOnlyList<IListenerExtension> ListenerExtensions() => [new AbsentConsole()];
+
+    /// <summary>
+    /// Answers under <c>/console</c> with 404 and the notice, so that a browser pointed at the console by habit or by the
+    /// README says why there is none here, instead of the API's JSON error for a GET.
+    /// </summary>
+    private sealed class AbsentConsole : IListenerExtension
+    {
+        public void ConfigureServices(IServiceCollection services, GatewayHost host)
+        {
+        }
+
+        public void Configure(WebApplication app) => app.Use(static (context, next) =>
+        {
+            if (!context.Request.Path.StartsWithSegments(ConsolePath, StringComparison.Ordinal))
+            {
+                return next(context);
+            }
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            return context.Response.WriteAsync("gateway: the web console is " + NotInThisBuild("run") + "\n");
+        });
+    }
 #endif
+
+    /// <summary>Where the managed build serves the console (Gateway.WebConsole's ConsoleExtension.BasePath).</summary>
+    public const string ConsolePath = "/console";
 
     /// <summary>
     /// What <c>gateway run</c> and <c>gateway lab up</c> print instead of the console's URL when the console is not in
