@@ -8,6 +8,22 @@ scripts/setup.sh || exit 1
 
 dotnet build Gateway.sln -c Release --nologo -v quiet || exit 1
 
+# The Native AOT executable, published once per state of the sources (scripts/publish.sh caches it in out/aot/): the
+# NativeAot tests run it beside the managed build. A failed publish fails those tests with its output, not the run.
+# With arguments (a --filter, say) the publish is left to those tests, which run the script themselves if selected.
+if [ $# -eq 0 ]; then
+  aot_log=$(mktemp)
+  if GATEWAY_AOT=$(scripts/publish.sh 2>"$aot_log"); then
+    export GATEWAY_AOT
+    cat "$aot_log" >&2
+  else
+    GATEWAY_AOT_ERROR=$(tail -n 60 "$aot_log")
+    export GATEWAY_AOT_ERROR
+    echo "test.sh: scripts/publish.sh failed; the NativeAot tests will say why" >&2
+  fi
+  rm -f "$aot_log"
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 dotnet test Gateway.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"

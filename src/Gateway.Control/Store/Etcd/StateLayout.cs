@@ -66,11 +66,10 @@ internal static class StateLayout
     public static uint ParseIp(string text, string key) =>
         Ipv4Address.TryParse(text, out uint ip) ? ip : throw new InvalidDataException($"the etcd key {key} does not end in an IPv4 address.");
 
-    public static string Encode(Instance instance) => Encode<Instance>(instance);
+    /// <summary>A record (<see cref="Instance"/>, <see cref="ElasticAddress"/>, any type listed in <see cref="StateRecordsJson"/>) as its JSON.</summary>
+    public static string EncodeRecord<T>(T record) => JsonSerializer.Serialize(record, TypeInfo<T>());
 
-    public static string Encode(ElasticAddress address) => Encode<ElasticAddress>(address);
-
-    public static string Encode(IReadOnlyList<string> ids) => Encode<List<string>>([.. ids]);
+    public static string Encode(IReadOnlyList<string> ids) => EncodeRecord<List<string>>([.. ids]);
 
     public static string Encode(long number) => number.ToString(CultureInfo.InvariantCulture);
 
@@ -85,8 +84,6 @@ internal static class StateLayout
             throw new InvalidDataException($"the etcd key {key} does not hold a readable record ({e.Message}); was it written by another program or a newer gateway?", e);
         }
     }
-
-    private static string Encode<T>(T record) => JsonSerializer.Serialize(record, TypeInfo<T>());
 
     /// <summary>The generated contract of a stored record: a type missing from <see cref="StateRecordsJson"/> fails here, on its first use.</summary>
     private static JsonTypeInfo<T> TypeInfo<T>() =>
