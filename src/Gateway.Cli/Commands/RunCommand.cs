@@ -57,6 +57,15 @@ internal static class RunCommand
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
+        var workers = command.Define(CliSymbols.OptionalInt("--workers", "n",
+            "data-path worker threads (default: one per core); each owns one queue of every TAP (a TAP gets <n> queues; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
+            1, LabDataPathOptions.MaxWorkers));
+        var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
+            "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (GSO super-frames of up to 64 KiB, translated once); off: plain MTU-sized frames, one system call each way per frame",
+            "on", [("on", "on"), ("off", "off")])); // strings: System.CommandLine would take an Option<bool> for a flag
+        var workerPriority = command.Define(CliSymbols.Choice("--worker-priority",
+            "how workers are scheduled: realtime (SCHED_FIFO while they keep up, a 2 ms budget as the kernel's own forwarding has, then nice -10 until they catch up), high (nice -10), normal",
+            "realtime", [("realtime", WorkerPriority.Realtime), ("high", WorkerPriority.High), ("normal", WorkerPriority.Normal)]));
         var etcd = command.Define(CliSymbols.Text("--etcd", "endpoints", "keep the control state in etcd: client URLs, comma-separated (http://127.0.0.1:2379,...; https:// with TLS)"));
         var etcdPrefix = command.Define(CliSymbols.Text("--etcd-prefix", "prefix", $"key prefix of this cluster's state (default {EtcdOptions.DefaultPrefix})"));
         var etcdCa = command.Define(CliSymbols.Text("--etcd-cacert", "pem", "CA of the etcd servers' certificates", kind: ValueKind.File));
@@ -110,7 +119,8 @@ internal static class RunCommand
             var dataPath = ReadDataPathOptions(vpcSubnet,
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
                 InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
-                p.GetValue(internetGateway), p.GetValue(vpcGateway));
+                p.GetValue(internetGateway), p.GetValue(vpcGateway),
+                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetResult(workerPriority) is { Implicit: false } ? p.GetValue(workerPriority) : null));
             int interval = p.GetValue(statsInterval);
             if (dataPath is not null)
             {
@@ -126,16 +136,22 @@ internal static class RunCommand
         return command;
     }
 
+    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-priority</c>.</summary>
+    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, WorkerPriority? WorkerPriority = null);
+
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
     internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
-        string? internetGatewayText, string? vpcGatewayText)
+        string? internetGatewayText, string? vpcGatewayText, DataPathTuning? tuning = null)
     {
+        tuning ??= new DataPathTuning();
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
-            if (internetGatewayText is not null || vpcGatewayText is not null)
+            string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
+                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerPriority is not null ? "--worker-priority" : null;
+            if (orphan is not null)
             {
-                throw new UsageException($"{(internetGatewayText is not null ? "--internet-gateway" : "--vpc-gateway")} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
+                throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
             }
             return null;
         }
@@ -176,6 +192,9 @@ internal static class RunCommand
             VpcSubnet = vpcSubnet,
             VpcGateway = vpcGateway,
             InternetGateway = internetGateway,
+            Workers = tuning.Workers ?? Environment.ProcessorCount,
+            TapOffloads = tuning.TapOffloads ?? true,
+            WorkerPriority = tuning.WorkerPriority ?? WorkerPriority.Realtime,
         };
     }
 

@@ -186,6 +186,21 @@ internal static partial class LabRunner
         }
     }
 
+    /// <summary>The daemon's data-path tuning from the topology's gateway section (<c>workers</c>, <c>tapOffloads</c>).</summary>
+    private static List<string> DataPathArguments(Topology topology)
+    {
+        var arguments = new List<string>();
+        if (topology.Workers is { } workers)
+        {
+            arguments.AddRange(["--workers", workers.ToString(CultureInfo.InvariantCulture)]);
+        }
+        if (topology.TapOffloads is { } offloads)
+        {
+            arguments.AddRange(["--tap-offloads", offloads ? "on" : "off"]);
+        }
+        return arguments;
+    }
+
     /// <summary>The one-node lab's daemon (SQLite state), its TAPs moved into the segments.</summary>
     private static Credentials StartDaemon(Topology topology, LabState state, string inet, string vpc, TextWriter log, CancellationToken cancellationToken)
     {
@@ -207,6 +222,7 @@ internal static partial class LabRunner
         {
             run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
         }
+        run.AddRange(DataPathArguments(topology));
         run.AddRange(["--stats-interval", "60"]);
         int pid = Sh.StartDetached(run, state.DaemonLog, state.Dir);
         RecordProcess(state, "gateway", pid);
@@ -283,6 +299,7 @@ internal static partial class LabRunner
             {
                 run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
             }
+            run.AddRange(DataPathArguments(topology));
             int pid = Sh.StartDetached(run, daemonLog, state.Dir);
             RecordProcess(state, $"gateway {suffix}", pid);
             string api = WaitForApi(daemonLog, pid, state.Processes.Last(), cancellationToken);

@@ -38,6 +38,12 @@ internal sealed partial record Topology(
     IReadOnlyList<InternetHost> InternetHosts,
     IReadOnlyList<InstanceNode> Instances)
 {
+    /// <summary><c>gateway.workers</c>: the daemon's <c>--workers</c> (null: its default, one per core).</summary>
+    public int? Workers { get; init; }
+
+    /// <summary><c>gateway.tapOffloads</c>: the daemon's <c>--tap-offloads</c> (null: its default, on).</summary>
+    public bool? TapOffloads { get; init; }
+
     /// <summary>Gateway nodes (<c>gateway.nodes</c>, default 1); more than one shares the state through etcd, one active at a time.</summary>
     public int GatewayNodes { get; init; } = 1;
 
@@ -107,6 +113,8 @@ internal sealed partial record Topology(
             int gatewayNodes = 1;
             string? etcd = null;
             uint? internetGateway = null;
+            int? workers = null;
+            bool? tapOffloads = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -129,6 +137,12 @@ internal sealed partial record Topology(
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
                 }
+                workers = Int(gateway, "workers", "gateway.workers");
+                if (workers is < 1 or > 256)
+                {
+                    throw Error("gateway.workers", $"{workers} is not 1 to 256 (the data-path worker threads; each owns one queue of every TAP).");
+                }
+                tapOffloads = Bool(gateway, "tapOffloads", "gateway.tapOffloads");
                 if (Member(gateway, "nodes") is { } count)
                 {
                     gatewayNodes = count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out int n) && n is >= 1 and <= 4
@@ -226,7 +240,13 @@ internal sealed partial record Topology(
             {
                 throw Error("nodes", "two instances ask for the same privateAddress.");
             }
-            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances) { GatewayNodes = gatewayNodes, Etcd = etcd };
+            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances)
+            {
+                Workers = workers,
+                TapOffloads = tapOffloads,
+                GatewayNodes = gatewayNodes,
+                Etcd = etcd,
+            };
         }
 
         private void ReadNodes(JsonElement array, string field, List<InternetHost> hosts, List<InstanceNode> instances, HashSet<string> names, Ipv4Cidr internetSubnet, Ipv4Cidr vpcSubnet, bool internetOnly)

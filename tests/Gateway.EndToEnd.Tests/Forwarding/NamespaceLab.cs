@@ -51,9 +51,18 @@ public class NamespaceLab : IDisposable
     /// in the root namespace (no address, IPv6 off) and are used through libpcap, as <c>--internet-if/--vpc-if</c> would.
     /// </param>
     /// <param name="upstream">True: the internet host is the data path's <c>--internet-gateway</c>.</param>
-    protected NamespaceLab(bool live, bool upstream)
+    /// <param name="bridged">
+    /// True: the internet side is a segment too (a bridge in namespace <see cref="InternetSegment"/> joining the TAP and
+    /// a veth to the internet host), and the bridge ports towards every host finish checksums and segment GSO frames in
+    /// software (<c>ethtool -K … tx off</c>), so every receiving kernel verifies every checksum the gateway produced.
+    /// </param>
+    /// <param name="workers">The data path's workers (queues per TAP); null: its default.</param>
+    /// <param name="liveVpc">The VPC side alone on a veth end through libpcap (a port without offloads), the internet side a TAP.</param>
+    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, bool liveVpc = false)
     {
         Live = live;
+        LiveVpc = live || liveVpc;
+        Bridged = bridged;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
         string tapId = string.Create(CultureInfo.InvariantCulture, $"{Random.Shared.Next(0x1000000):x6}");
@@ -61,6 +70,7 @@ public class NamespaceLab : IDisposable
         Vpc = $"gwt-{id}-vpc";
         InstanceA = $"gwt-{id}-a";
         InstanceB = $"gwt-{id}-b";
+        InternetSegment = $"gwt-{id}-iseg";
         _scripts = Directory.CreateTempSubdirectory("gwt-").FullName;
         File.WriteAllText(ServerScript, Scripts.Server);
         File.WriteAllText(ClientScript, Scripts.Client);
@@ -78,6 +88,9 @@ public class NamespaceLab : IDisposable
             if (live)
             {
                 CreateVethToRoot(internetPort, Internet, "eth0");
+            }
+            if (LiveVpc)
+            {
                 CreateVethToRoot(vpcPort, Vpc, "gw");
             }
             Path = LabDataPath.Start(
@@ -85,12 +98,13 @@ public class NamespaceLab : IDisposable
                 {
                     InternetTap = live ? null : internetPort,
                     InternetInterface = live ? internetPort : null,
-                    VpcTap = live ? null : vpcPort,
-                    VpcInterface = live ? vpcPort : null,
+                    VpcTap = LiveVpc ? null : vpcPort,
+                    VpcInterface = LiveVpc ? vpcPort : null,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
                     Neighbours = new NeighbourCacheOptions { RetryMilliseconds = 200, MaxProbes = 3 },
+                    Workers = workers ?? Environment.ProcessorCount,
                 },
                 Bindings,
                 KnownPrivates);
@@ -104,6 +118,9 @@ public class NamespaceLab : IDisposable
     }
 
     public string Internet { get; }
+
+    /// <summary>The internet segment's namespace (bridge) in a <see cref="Bridged"/> lab; unused otherwise.</summary>
+    public string InternetSegment { get; }
     public string Vpc { get; }
     public string InstanceA { get; }
     public string InstanceB { get; }
@@ -126,9 +143,14 @@ public class NamespaceLab : IDisposable
 
     public bool Live { get; }
 
+    /// <summary>The VPC side is a live interface (libpcap), whether or not the internet side is.</summary>
+    public bool LiveVpc { get; }
+
+    public bool Bridged { get; }
+
     private void CreateNamespaces()
     {
-        foreach (var ns in new[] { Internet, Vpc, InstanceA, InstanceB })
+        foreach (var ns in Bridged ? new[] { Internet, InternetSegment, Vpc, InstanceA, InstanceB } : new[] { Internet, Vpc, InstanceA, InstanceB })
         {
             Shell.Must("ip", "netns", "add", ns);
             _namespaces.Add(ns);
@@ -151,8 +173,21 @@ public class NamespaceLab : IDisposable
     {
         // Internet: the TAP (or the veth peer) is the host's NIC. The second documentation range is on-link too,
         // so the host ARPs for both kinds of public address directly, as hosts on a shared segment do.
-        string tapI = Live ? "eth0" : Path.InternetPortName;
-        if (!Live)
+        string tapI = Live || Bridged ? "eth0" : Path.InternetPortName;
+        if (Bridged)
+        {
+            // TAP — br0 — ph ═ veth ═ eth0 of the internet host; ph finishes checksums in software.
+            Shell.Must("ip", "-n", InternetSegment, "link", "add", "br0", "type", "bridge");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "br0", "up");
+            Shell.Must("ip", "link", "set", Path.InternetPortName, "netns", InternetSegment);
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", Path.InternetPortName, "master", "br0");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", Path.InternetPortName, "up");
+            Shell.Must("ip", "-n", InternetSegment, "link", "add", "ph", "type", "veth", "peer", "name", "eth0", "netns", Internet);
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "ph", "master", "br0");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "ph", "up");
+            SoftwareChecksums(InternetSegment, "ph");
+        }
+        else if (!Live)
         {
             Shell.Must("ip", "link", "set", tapI, "netns", Internet);
         }
@@ -167,10 +202,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "netns", "exec", Internet, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1");
 
         // VPC: a bridge joining the gateway's TAP and one veth per instance.
-        string tapV = Live ? "gw" : Path.VpcPortName;
+        string tapV = LiveVpc ? "gw" : Path.VpcPortName;
         Shell.Must("ip", "-n", Vpc, "link", "add", "br0", "type", "bridge");
         Shell.Must("ip", "-n", Vpc, "link", "set", "br0", "up");
-        if (!Live)
+        if (!LiveVpc)
         {
             Shell.Must("ip", "link", "set", tapV, "netns", Vpc);
         }
@@ -189,6 +224,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "-n", Vpc, "link", "add", bridgePort, "type", "veth", "peer", "name", "eth0", "netns", ns);
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "master", "br0");
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "up");
+        if (Bridged)
+        {
+            SoftwareChecksums(Vpc, bridgePort);
+        }
         Shell.Must("ip", "-n", ns, "addr", "add", $"{address}/24", "dev", "eth0");
         DisableChecksumOffload(ns, "eth0");
         Shell.Must("ip", "-n", ns, "link", "set", "eth0", "up");
@@ -203,11 +242,19 @@ public class NamespaceLab : IDisposable
     /// </summary>
     private void DisableChecksumOffload(string ns, string device)
     {
-        if (Live)
+        if (Live || (LiveVpc && ns != Internet))
         {
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
     }
+
+    /// <summary>
+    /// A bridge port that cannot checksum or segment (<c>tx off</c>): the kernel finishes every partial checksum and
+    /// cuts every GSO frame in software before it leaves there (validate_xmit_skb), from the pseudo-header sum the
+    /// gateway left in the field, so the host behind it receives whole frames (CHECKSUM_NONE) and verifies them.
+    /// </summary>
+    private static void SoftwareChecksums(string ns, string device) =>
+        Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
 
     private void StartServer(string ns, string name)
     {
@@ -395,6 +442,30 @@ public sealed class UpstreamNamespaceLab : NamespaceLab
 {
     public UpstreamNamespaceLab()
         : base(live: false, upstream: true)
+    {
+    }
+}
+
+/// <summary>
+/// The TAP lab for offloads: both sides bridged, every host behind a bridge port that finishes checksums and segments
+/// in software (so every receiving kernel verifies what the gateway sent), and two workers (two queues per TAP).
+/// </summary>
+public sealed class OffloadNamespaceLab : NamespaceLab
+{
+    public OffloadNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2)
+    {
+    }
+}
+
+/// <summary>
+/// The internet side a TAP with offloads (bridged, hosts verifying in software), the VPC side a veth end through
+/// libpcap: a port that takes no GSO, so super-frames from the internet are segmented by the gateway itself.
+/// </summary>
+public sealed class MixedPortsNamespaceLab : NamespaceLab
+{
+    public MixedPortsNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2, liveVpc: true)
     {
     }
 }
