@@ -5,10 +5,11 @@
 # Needs clang and zlib (scripts/setup.sh). Prints the executable's path on stdout.
 #   scripts/publish.sh                  out/aot/<key>/gateway
 #   scripts/publish.sh <folder>         the same, copied to <folder>/gateway (perf scripts: out/gateway)
+#   scripts/publish.sh --if-cached      the path if these sources are already published, else exit 3 (builds nothing)
 # Published once per state of the sources: <key> hashes every file under src/, Directory.Build.props,
 # Directory.Packages.props, global.json, the SDK version and the target, so a second call on the same sources (a commit,
 # or the same uncommitted edits) takes no time and ./test.sh does not publish again on a tree it has published.
-# The last 3 states are kept in out/aot/.
+# The last 3 states are kept in out/aot/. GATEWAY_PUBLISH_FLAGS adds flags to dotnet publish (perf/demo-cost.sh: -m:1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 case "$(uname -m)" in
@@ -18,6 +19,11 @@ case "$(uname -m)" in
 esac
 target="${1:-}"
 target="${target%/}"
+if_cached=false
+if [ "$target" = "--if-cached" ]; then
+  if_cached=true
+  target=""
+fi
 
 key=$( {
   echo "$rid $(dotnet --version)"
@@ -25,6 +31,10 @@ key=$( {
     | sort -z | xargs -0 sha256sum
 } | sha256sum | cut -c1-16)
 cache="out/aot/$key"
+if $if_cached; then
+  [ -x "$cache/gateway" ] && { echo "$cache/gateway"; exit 0; }
+  exit 3
+fi
 mkdir -p out/aot
 # One publish at a time per clone (test runs and perf scripts may ask together); the second waits and finds it done.
 exec 9>out/aot/.lock
@@ -35,7 +45,7 @@ if [ ! -x "$cache/gateway" ]; then
   start=$SECONDS
   rm -rf "$cache.tmp"
   # GatewayWebConsole=false is also the default under PublishAot (src/Gateway.Cli/Gateway.Cli.csproj); said here for the reader.
-  dotnet publish src/Gateway.Cli -c Release -r "$rid" -p:PublishAot=true -p:GatewayWebConsole=false --nologo -v quiet -o "$cache.tmp" >&2
+  dotnet publish src/Gateway.Cli -c Release -r "$rid" -p:PublishAot=true -p:GatewayWebConsole=false --nologo -v quiet ${GATEWAY_PUBLISH_FLAGS:-} -o "$cache.tmp" >&2
   rm -f "$cache.tmp"/*.pdb # the libraries' IL symbols; the executable's own are in gateway.dbg
   mv -T "$cache.tmp" "$cache"
   echo "publish: $cache/gateway in $((SECONDS - start)) s" >&2
