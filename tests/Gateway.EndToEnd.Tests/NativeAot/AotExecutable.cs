@@ -8,12 +8,26 @@ namespace Gateway.EndToEnd.Tests.NativeAot;
 
 /// <summary>
 /// The Native AOT executable as <c>scripts/publish.sh</c> makes it (out/aot/&lt;key&gt;/gateway, published once per state of
-/// the sources). <c>./test.sh</c> publishes it before the tests and passes the path in <c>GATEWAY_AOT</c> (or the
-/// publish's failure in <c>GATEWAY_AOT_ERROR</c>); without either, the first test to ask runs the script itself.
+/// the sources). Publishing costs minutes of CPU (perf/README.md, "Start-up"), so these tests run when it is asked for or
+/// already done, and are skipped (saying how to run them) otherwise:
+/// <list type="bullet">
+/// <item><c>GATEWAY_AOT</c>=path: that executable (<c>./test.sh</c> sets it after publishing when <c>GATEWAY_TEST_AOT=1</c>);</item>
+/// <item><c>GATEWAY_AOT_ERROR</c>: the publish failed in <c>./test.sh</c>: every test fails with its output;</item>
+/// <item><c>GATEWAY_TEST_AOT=1</c>: the first test to ask runs the script itself (<c>dotnet test</c> run alone);</item>
+/// <item>otherwise the executable of these sources if <c>scripts/publish.sh</c> has already made it, else skipped.</item>
+/// </list>
 /// </summary>
 internal static partial class AotExecutable
 {
+    /// <summary>What a skipped test says.</summary>
+    public const string HowToRun = "the Native AOT executable is not published for these sources: run GATEWAY_TEST_AOT=1 ./test.sh, "
+        + "or scripts/publish.sh once before the tests (minutes of CPU; perf/README.md, Start-up)";
+
+    private static readonly Lazy<bool> s_available = new(Asked, LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<string> s_path = new(Publish, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Whether the tests run (read when they are discovered, so it publishes nothing): asked for, or already published.</summary>
+    public static bool IsAvailable => s_available.Value;
 
     /// <summary>The executable's full path; a failed publish fails every test that asks, with the publish's output.</summary>
     public static string Path => s_path.Value;
@@ -22,6 +36,14 @@ internal static partial class AotExecutable
 
     /// <summary>The managed build (<c>dotnet gateway.dll</c>), the reference the AOT executable must match.</summary>
     public static Shell.Result RunManaged(params string[] arguments) => GatewayExecutable.Run(arguments);
+
+    private static string Script => System.IO.Path.Combine(GatewayExecutable.RepositoryRoot, "scripts", "publish.sh");
+
+    private static bool Asked() =>
+        Environment.GetEnvironmentVariable("GATEWAY_AOT_ERROR") is { Length: > 0 }
+        || Environment.GetEnvironmentVariable("GATEWAY_AOT") is { Length: > 0 }
+        || Environment.GetEnvironmentVariable("GATEWAY_TEST_AOT") == "1"
+        || Shell.Run(TimeSpan.FromMinutes(2), "bash", Script, "--if-cached").ExitCode == 0;
 
     private static string Publish()
     {
@@ -33,15 +55,14 @@ internal static partial class AotExecutable
         {
             return File.Exists(given) ? System.IO.Path.GetFullPath(given) : throw new FileNotFoundException($"GATEWAY_AOT={given} does not exist.", given);
         }
-        string root = GatewayExecutable.RepositoryRoot;
-        // A first publish takes a minute or two of a quiet machine, many more under load.
-        var result = Shell.Run(TimeSpan.FromMinutes(30), "bash", System.IO.Path.Combine(root, "scripts", "publish.sh"));
+        // Already published: at once. Otherwise a first publish takes minutes of CPU (many more of wall time under load).
+        var result = Shell.Run(TimeSpan.FromMinutes(30), "bash", Script);
         string path = result.Output.Trim().Split('\n')[^1];
         if (result.ExitCode != 0 || path.Length == 0)
         {
             throw new InvalidOperationException("scripts/publish.sh failed: " + result);
         }
-        return System.IO.Path.GetFullPath(System.IO.Path.Combine(root, path));
+        return System.IO.Path.GetFullPath(System.IO.Path.Combine(GatewayExecutable.RepositoryRoot, path));
     }
 
     [GeneratedRegex(@"API listening on (http://[0-9.]+:[0-9]+)")]
@@ -49,6 +70,32 @@ internal static partial class AotExecutable
 }
 
 /// <summary>A <c>gateway run</c> daemon of either build on a loopback port it picks itself; SIGTERM on dispose.</summary>
+/// <summary>A fact about the Native AOT executable: skipped, saying how to run it, when it is neither asked for nor published.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class AotFactAttribute : FactAttribute
+{
+    public AotFactAttribute()
+    {
+        if (!AotExecutable.IsAvailable)
+        {
+            Skip = AotExecutable.HowToRun;
+        }
+    }
+}
+
+/// <summary>A theory about the Native AOT executable, skipped as <see cref="AotFactAttribute"/> is.</summary>
+[AttributeUsage(AttributeTargets.Method)]
+internal sealed class AotTheoryAttribute : TheoryAttribute
+{
+    public AotTheoryAttribute()
+    {
+        if (!AotExecutable.IsAvailable)
+        {
+            Skip = AotExecutable.HowToRun;
+        }
+    }
+}
+
 internal sealed class GatewayDaemon : IDisposable
 {
     private readonly Process _process;

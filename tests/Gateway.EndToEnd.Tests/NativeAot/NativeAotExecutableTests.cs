@@ -19,7 +19,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    [Fact]
+    [AotFact]
     public void Version_IsTheManagedBuildsLine()
     {
         var aot = AotExecutable.Run("--version");
@@ -30,7 +30,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Equal(managed.Output, aot.Output);
     }
 
-    [Fact]
+    [AotFact]
     public void Replay_OfTheMixedCapture_IsByteForByteTheExpectedCapture_WithTheManagedBuildsCounts()
     {
         string bindings = Path.Combine(RepositoryLayout.Captures, "mixed.bindings.json");
@@ -46,7 +46,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Contains("Packets out:                       23", aot.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [AotFact]
     public void Replay_OfAMissingFile_IsTheManagedBuildsError()
     {
         string missing = Path.Combine(_dir, "missing.pcap");
@@ -59,7 +59,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Equal(managed.Error, aot.Error);
     }
 
-    [Theory]
+    [AotTheory]
     [InlineData("bash")]
     [InlineData("zsh")]
     [InlineData("fish")]
@@ -72,7 +72,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Equal(managed.Output, aot.Output);
     }
 
-    [Fact]
+    [AotFact]
     public void Bench_AShortRun_TranslatesEveryFrameWithoutAllocating()
     {
         string json = Path.Combine(_dir, "bench.json");
@@ -87,7 +87,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Equal(0, root.GetProperty("workerAllocatedBytes").GetInt64());
     }
 
-    [Fact]
+    [AotFact]
     public async Task Run_OnSqlite_AnswersCtl_SaysOnceThatTheConsoleIsNotInThisBuild_AndKeepsItsStateAcrossARestart()
     {
         string state = Path.Combine(_dir, "state");
@@ -125,7 +125,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Contains("STOPPED", list.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [AotFact]
     public void Run_OnEtcd_SharesTheClusterStateWithAManagedNode_BothWays()
     {
         using var etcd = EtcdTestCluster.Start(1);
@@ -153,7 +153,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
         Assert.Contains("managed", cluster.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
+    [AotFact]
     [Trait("Category", "RootNamespaces")]
     public void LabUp_StartsItsDaemonWithTheSameExecutable_AndSaysWhereTheConsoleIs()
     {
