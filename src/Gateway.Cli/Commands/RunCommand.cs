@@ -28,7 +28,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "run the gateway daemon: control-plane API and data plane").WithEpilog("""
             Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
-            --internet-tap/--internet-if and --vpc-tap/--vpc-if.
+            --internet-tap/--internet-if and --vpc-tap/--vpc-if; --if-backend, --workers, --tap-offloads and --worker-priority say how.
             Cluster: with --etcd the control state lives in etcd (no <dir>/gateway.db) and any node answers the API.
             Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600);
             in a cluster, else the cluster's pair (created in etcd by its first node, copied to <dir>/credentials).
@@ -48,17 +48,22 @@ internal static class RunCommand
             "how long instances read PENDING, STOPPING, STARTING and REBOOTING before RUNNING or STOPPED (0: at once; effects are immediate either way)",
             0, 0, 3_600));
         var internetTap = command.Define(CliSymbols.Text("--internet-tap", "name", "create TAP device <name> (at most 15 characters) for the internet side"));
-        var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC) through libpcap"));
+        var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC); it carries no IPv4 address"));
         var vpcTap = command.Define(CliSymbols.Text("--vpc-tap", "name", "create TAP device <name> for the VPC side"));
         var vpcIf = command.Define(CliSymbols.Text("--vpc-if", "name", "or use an existing interface for the VPC side"));
+        var ifBackend = command.Define(CliSymbols.Choice("--if-backend",
+            "how --internet-if/--vpc-if are opened: packet (default on Linux): AF_PACKET rings, a queue per worker, GSO super-frames and partial checksums pass whole; pcap: libpcap, one queue, no offloads (hosts behind the interface then need ethtool -K DEV tx off)",
+            OperatingSystem.IsLinux() ? "packet" : "pcap", [("packet", InterfaceBackend.Packet), ("pcap", InterfaceBackend.Pcap)]));
         var internetGateway = command.Define(CliSymbols.Text("--internet-gateway", "ip",
             "an upstream router on the internet segment: every outgoing frame goes to its MAC (default: internet hosts are on-link and resolved by ARP)"));
         var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
+        var metrics = command.Define(CliSymbols.Text("--metrics", "host:port",
+            "serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say otherwise; :0 picks a free port, printed)"));
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
         var workers = command.Define(CliSymbols.OptionalInt("--workers", "n",
-            "data-path worker threads (default: one per core); each owns one queue of every TAP (a TAP gets <n> queues; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
+            "data-path worker threads (default: one per core); each owns one queue of every port (a TAP gets <n> queues, an AF_PACKET interface <n> sockets in a fanout group; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
             1, LabDataPathOptions.MaxWorkers));
         var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
             "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (GSO super-frames of up to 64 KiB, translated once); off: plain MTU-sized frames, one system call each way per frame",
@@ -111,6 +116,7 @@ internal static class RunCommand
                 },
                 RequestTimeout = TimeSpan.FromSeconds(p.GetValue(requestTimeout)),
                 TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
+                MetricsEndPoint = p.GetValue(metrics) is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null,
             };
             if (options.Etcd is null && p.GetValue(segment) is not null)
             {
@@ -120,7 +126,8 @@ internal static class RunCommand
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
                 InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
                 p.GetValue(internetGateway), p.GetValue(vpcGateway),
-                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetResult(workerPriority) is { Implicit: false } ? p.GetValue(workerPriority) : null));
+                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetResult(workerPriority) is { Implicit: false } ? p.GetValue(workerPriority) : null,
+                    p.GetResult(ifBackend) is { Implicit: false } ? p.GetValue(ifBackend) : null));
             int interval = p.GetValue(statsInterval);
             if (dataPath is not null)
             {
@@ -136,8 +143,8 @@ internal static class RunCommand
         return command;
     }
 
-    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-priority</c>.</summary>
-    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, WorkerPriority? WorkerPriority = null);
+    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-priority</c>, <c>--if-backend</c>.</summary>
+    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, WorkerPriority? WorkerPriority = null, InterfaceBackend? Backend = null);
 
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
     internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
@@ -148,7 +155,8 @@ internal static class RunCommand
         if (!anyPort)
         {
             string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
-                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerPriority is not null ? "--worker-priority" : null;
+                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerPriority is not null ? "--worker-priority"
+                : tuning.Backend is not null ? "--if-backend" : null;
             if (orphan is not null)
             {
                 throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
@@ -183,8 +191,14 @@ internal static class RunCommand
             vpcGateway = gw;
         }
         uint? internetGateway = internetGatewayText is null ? null : ParseAddress("--internet-gateway", internetGatewayText);
+        if (tuning.Backend is { } given && internetIf is null && vpcIf is null)
+        {
+            throw new UsageException($"--if-backend {given.ToString().ToLowerInvariant()} chooses how --internet-if/--vpc-if interfaces are opened; this data path has none (TAP devices only).");
+        }
+        var backend = tuning.Backend ?? (OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap);
         return new LabDataPathOptions
         {
+            InterfaceBackend = backend,
             InternetTap = internetTap,
             InternetInterface = internetIf,
             VpcTap = vpcTap,
@@ -357,6 +371,15 @@ internal static class RunCommand
             }
             var endPoint = host.ApiEndPoint;
             string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+            if (host.MetricsEndPoint is { } metricsEndPoint)
+            {
+                string metricsHost = metricsEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{metricsEndPoint.Address}]" : metricsEndPoint.Address.ToString();
+                Console.WriteLine($"gateway: metrics at http://{metricsHost}:{metricsEndPoint.Port.ToString(CultureInfo.InvariantCulture)}/metrics");
+                if (!IPAddress.IsLoopback(metricsEndPoint.Address))
+                {
+                    Console.Error.WriteLine($"gateway: warning: the metrics endpoint listens on {metricsEndPoint}, which is not a loopback address; it has no authentication and shows every public address's traffic.");
+                }
+            }
             string scheme = options.ApiCertificate is null ? "http" : "https";
             string listening = $"{scheme}://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}";
             Console.WriteLine($"gateway: API listening on {listening}");
@@ -382,12 +405,15 @@ internal static class RunCommand
     private static Ipv4Cidr ParseCidr(string option, string text) =>
         Ipv4Cidr.TryParse(text, out var cidr, out string error) ? cidr : throw new UsageException($"{option}: {error}");
 
-    internal static IPEndPoint ParseEndPoint(string text)
+    internal static IPEndPoint ParseEndPoint(string text) => ParseEndPoint(text, "--api");
+
+    internal static IPEndPoint ParseEndPoint(string text, string option)
     {
         string normalized = text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + text["localhost".Length..] : text;
         if (!IPEndPoint.TryParse(normalized, out var endPoint) || endPoint.Port == 0 && !normalized.EndsWith(":0", StringComparison.Ordinal))
         {
-            throw new UsageException($"--api '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{GatewayOptions.DefaultApiPort} or [::1]:{GatewayOptions.DefaultApiPort}.");
+            int example = option == "--api" ? GatewayOptions.DefaultApiPort : 9701;
+            throw new UsageException($"{option} '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{example} or [::1]:{example}.");
         }
         return endPoint;
     }

@@ -38,6 +38,9 @@ internal sealed partial record Topology(
     IReadOnlyList<InternetHost> InternetHosts,
     IReadOnlyList<InstanceNode> Instances)
 {
+    /// <summary>How a veth lab's daemon opens its ends (<c>--if-backend</c>): "packet" (AF_PACKET, the default) or "pcap".</summary>
+    public string IfBackend { get; init; } = "packet";
+
     /// <summary><c>gateway.workers</c>: the daemon's <c>--workers</c> (null: its default, one per core).</summary>
     public int? Workers { get; init; }
 
@@ -63,6 +66,9 @@ internal sealed partial record Topology(
 
     /// <summary>A lab name has no '-': namespaces are <c>gwl-LAB-NODE</c>, and lab "a" must never sweep lab "a-b"'s.</summary>
     public static bool IsValidLabName(string name) => LabNamePattern().IsMatch(name);
+
+    /// <summary>Where the lab's daemon serves Prometheus metrics (<c>gateway.metrics</c>, passed as <c>--metrics</c>); null: not served.</summary>
+    public string? Metrics { get; init; }
 
     /// <summary>The gateway's address in the VPC: the subnet's first usable address, every instance's default route.</summary>
     public uint VpcGatewayAddress => VpcSubnet.Network + 1;
@@ -110,11 +116,13 @@ internal sealed partial record Topology(
             }
 
             bool veth = false;
+            string ifBackend = "packet";
             int gatewayNodes = 1;
             string? etcd = null;
             uint? internetGateway = null;
             int? workers = null;
             bool? tapOffloads = null;
+            string? metrics = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -125,6 +133,18 @@ internal sealed partial record Topology(
                     "veth" => true,
                     _ => throw Error("gateway.mode", $"'{mode}' is neither \"tap\" nor \"veth\"."),
                 };
+                if (String(gateway, "ifBackend", "gateway.ifBackend") is { } backend)
+                {
+                    if (backend is not ("packet" or "pcap"))
+                    {
+                        throw Error("gateway.ifBackend", $"'{backend}' is neither \"packet\" (AF_PACKET rings) nor \"pcap\" (libpcap).");
+                    }
+                    if (!veth)
+                    {
+                        throw Error("gateway.ifBackend", "applies to mode \"veth\" only (a TAP is no existing interface); remove it or set mode to \"veth\".");
+                    }
+                    ifBackend = backend;
+                }
                 if (String(gateway, "internetGateway", "gateway.internetGateway") is { } gw)
                 {
                     internetGateway = Address(gw, "gateway.internetGateway");
@@ -136,6 +156,18 @@ internal sealed partial record Topology(
                 if (Member(gateway, "publicPool") is { } pools)
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
+                }
+                if (String(gateway, "metrics", "gateway.metrics") is { } metricsText)
+                {
+                    try
+                    {
+                        Commands.RunCommand.ParseEndPoint(metricsText, "gateway.metrics");
+                    }
+                    catch (UsageException e)
+                    {
+                        throw Error("gateway.metrics", e.Message);
+                    }
+                    metrics = metricsText;
                 }
                 workers = Int(gateway, "workers", "gateway.workers");
                 if (workers is < 1 or > 256)
@@ -242,10 +274,12 @@ internal sealed partial record Topology(
             }
             return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances)
             {
+                IfBackend = ifBackend,
                 Workers = workers,
                 TapOffloads = tapOffloads,
                 GatewayNodes = gatewayNodes,
                 Etcd = etcd,
+                Metrics = metrics,
             };
         }
 

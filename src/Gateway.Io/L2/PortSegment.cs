@@ -29,7 +29,7 @@ internal sealed class PortSegment : IArpRequester
         Mac = mac;
         _answersFor = answersFor;
         _onLink = onLink;
-        _stats = new L2Statistics(port.Name, mac);
+        _stats = new L2Statistics(port.Name, mac, port as IBatchSendFailures);
         Neighbours = new NeighbourCache(options, this, port.MaxFrameLength);
     }
 
@@ -131,11 +131,13 @@ public sealed class L2Statistics
     internal long AnnouncementsSent;
     internal long FramesIgnored;
     internal long SendErrors;
+    private readonly IBatchSendFailures? _batchFailures;
 
-    internal L2Statistics(string port, MacAddress mac)
+    internal L2Statistics(string port, MacAddress mac, IBatchSendFailures? batchFailures = null)
     {
         Port = port;
         Mac = mac;
+        _batchFailures = batchFailures;
     }
 
     /// <summary>The port's interface name.</summary>
@@ -159,6 +161,6 @@ public sealed class L2Statistics
     /// <summary>Frames not for the gateway: unicast to another MAC, broadcast or multicast other than ARP.</summary>
     public long FramesNotForUs => Volatile.Read(ref FramesIgnored);
 
-    /// <summary>Frames the port refused to send (link down, device gone).</summary>
-    public long SendFailures => Volatile.Read(ref SendErrors);
+    /// <summary>Frames the port refused to send (link down, device gone), at once or when its batch was flushed.</summary>
+    public long SendFailures => Volatile.Read(ref SendErrors) + (_batchFailures?.SendFailures ?? 0);
 }

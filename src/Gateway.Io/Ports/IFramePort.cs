@@ -127,3 +127,13 @@ internal sealed class FrameBatch
     /// <summary>The frame's length on the wire (more than its captured bytes only when a capture cut it).</summary>
     public int WireLength(int index) => _wireLengths[index];
 }
+
+/// <summary>
+/// A port whose queues accept frames into a batch and learn only at <see cref="IPortQueue.Flush"/> that the kernel refused
+/// some (sendmmsg): it counts those itself, and the segment's statistics add them to the refusals seen at once.
+/// </summary>
+internal interface IBatchSendFailures
+{
+    /// <summary>Frames refused at flush time, summed over the queues, since the port opened.</summary>
+    long SendFailures { get; }
+}

@@ -133,7 +133,7 @@ public sealed class ClusterNodeTests(ITestOutputHelper output)
         for (int i = 0; i < changes; i++)
         {
             long acknowledged = Stopwatch.GetTimestamp(); // from the request on node A: rules, commit, watch to node B
-            string ins = planeA.RunInstances(new RunInstancesCommand(1, 1, null, "T", null, "", "z", "t", "i")).Single();
+            string ins = planeA.RunInstances(new RunInstancesCommand(1, 1, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "", "z", "t", "i")).Single();
             uint priv = planeA.ListInstances().Single(v => v.Instance.Id == ins).Instance.PrivateIp;
             var spin = Stopwatch.StartNew();
             long at;

@@ -34,18 +34,25 @@ public sealed class KernelDropTests : IClassFixture<NamespaceLab>
         long before = TxDropped(_lab.Internet, tap);
         Assert.Equal(before, _lab.Path.KernelDrops().Internet.Frames);
 
-        // A queue of one frame, and pings sent 200 at a time: the kernel has nowhere to put most of each burst.
+        // A queue of one frame, and pings sent 200 at a time from four senders: the kernel has nowhere to put most of
+        // each burst. A realtime worker on an idle core can keep up with one sender, so the burst is repeated (up to
+        // five rounds) until the kernel has counted a drop.
         Shell.Must("ip", "-n", _lab.Internet, "link", "set", tap, "txqueuelen", "1");
+        long dropped = before;
         try
         {
-            Shell.InNamespace(_lab.Internet, "ping", "-f", "-l", "200", "-c", "2000", "-W", "1", PublicA);
+            for (int round = 0; round < 5 && dropped == before; round++)
+            {
+                Shell.InNamespace(_lab.Internet, "sh", "-c",
+                    $"for i in 1 2 3 4; do ping -q -f -l 200 -c 2000 -W 1 {PublicA} >/dev/null & done; wait");
+                dropped = TxDropped(_lab.Internet, tap);
+            }
         }
         finally
         {
             Shell.Must("ip", "-n", _lab.Internet, "link", "set", tap, "txqueuelen", "4096");
         }
 
-        long dropped = TxDropped(_lab.Internet, tap);
         Assert.True(dropped > before, "the burst did not overrun the one-frame queue; nothing to compare");
         var reported = _lab.Path.KernelDrops().Internet;
         Assert.True(reported.Known);

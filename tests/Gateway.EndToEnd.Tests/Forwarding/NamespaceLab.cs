@@ -48,7 +48,8 @@ public class NamespaceLab : IDisposable
 
     /// <param name="live">
     /// False: the data path creates TAP devices, moved into the namespaces. True: veth pairs whose gateway ends stay
-    /// in the root namespace (no address, IPv6 off) and are used through libpcap, as <c>--internet-if/--vpc-if</c> would.
+    /// in the root namespace (no address, IPv6 off) and are used as <c>--internet-if/--vpc-if</c> would, through
+    /// <paramref name="backend"/>.
     /// </param>
     /// <param name="upstream">True: the internet host is the data path's <c>--internet-gateway</c>.</param>
     /// <param name="bridged">
@@ -57,12 +58,14 @@ public class NamespaceLab : IDisposable
     /// software (<c>ethtool -K … tx off</c>), so every receiving kernel verifies every checksum the gateway produced.
     /// </param>
     /// <param name="workers">The data path's workers (queues per TAP); null: its default.</param>
-    /// <param name="liveVpc">The VPC side alone on a veth end through libpcap (a port without offloads), the internet side a TAP.</param>
-    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, bool liveVpc = false)
+    /// <param name="backend">How the live ends are opened: AF_PACKET (<c>--if-backend packet</c>) or libpcap.</param>
+    /// <param name="liveVpc">The VPC side alone on a veth end (opened through <paramref name="backend"/>), the internet side a TAP.</param>
+    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, InterfaceBackend backend = InterfaceBackend.Packet, bool liveVpc = false)
     {
         Live = live;
         LiveVpc = live || liveVpc;
         Bridged = bridged;
+        Backend = backend;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
         string tapId = string.Create(CultureInfo.InvariantCulture, $"{Random.Shared.Next(0x1000000):x6}");
@@ -100,6 +103,7 @@ public class NamespaceLab : IDisposable
                     InternetInterface = live ? internetPort : null,
                     VpcTap = LiveVpc ? null : vpcPort,
                     VpcInterface = LiveVpc ? vpcPort : null,
+                    InterfaceBackend = backend,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
@@ -143,7 +147,10 @@ public class NamespaceLab : IDisposable
 
     public bool Live { get; }
 
-    /// <summary>The VPC side is a live interface (libpcap), whether or not the internet side is.</summary>
+    /// <summary>How the live ends are opened (only meaningful when <see cref="Live"/> or <see cref="LiveVpc"/>).</summary>
+    public InterfaceBackend Backend { get; }
+
+    /// <summary>The VPC side is a live interface, whether or not the internet side is.</summary>
     public bool LiveVpc { get; }
 
     public bool Bridged { get; }
@@ -237,12 +244,13 @@ public class NamespaceLab : IDisposable
     /// <summary>
     /// A veth leaves TCP/UDP checksums to be filled in "by the NIC" (CHECKSUM_PARTIAL); libpcap captures them unfilled,
     /// and a translator that updates checksums incrementally (RFC 1624) would pass the hole on. Hosts whose frames a
-    /// live port captures compute checksums themselves, as every pcap-based forwarder needs. TAP devices receive
-    /// frames whole, so the TAP lab needs nothing.
+    /// libpcap port captures compute checksums themselves, as every pcap-based forwarder needs. The AF_PACKET port
+    /// learns of the partial checksum from the frame's virtio_net_hdr and passes it on as such, and TAP devices hand
+    /// over frames with their offload metadata too, so neither needs anything.
     /// </summary>
     private void DisableChecksumOffload(string ns, string device)
     {
-        if (Live || (LiveVpc && ns != Internet))
+        if (Backend == InterfaceBackend.Pcap && (Live || (LiveVpc && ns != Internet)))
         {
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
@@ -428,11 +436,20 @@ internal static class Scripts
         """;
 }
 
-/// <summary>The same lab with the gateway on veth ends through libpcap (<c>--internet-if/--vpc-if</c>) instead of TAP devices.</summary>
+/// <summary>The same lab with the gateway on veth ends (<c>--internet-if/--vpc-if</c>) through AF_PACKET instead of TAP devices.</summary>
 public sealed class LiveNamespaceLab : NamespaceLab
 {
     public LiveNamespaceLab()
-        : base(live: true, upstream: false)
+        : base(live: true, upstream: false, backend: InterfaceBackend.Packet)
+    {
+    }
+}
+
+/// <summary>The veth lab through libpcap (<c>--if-backend pcap</c>), the fallback backend.</summary>
+public sealed class PcapLiveNamespaceLab : NamespaceLab
+{
+    public PcapLiveNamespaceLab()
+        : base(live: true, upstream: false, backend: InterfaceBackend.Pcap)
     {
     }
 }
@@ -460,12 +477,12 @@ public sealed class OffloadNamespaceLab : NamespaceLab
 
 /// <summary>
 /// The internet side a TAP with offloads (bridged, hosts verifying in software), the VPC side a veth end through
-/// libpcap: a port that takes no GSO, so super-frames from the internet are segmented by the gateway itself.
+/// libpcap (<c>--if-backend pcap</c>): a port that takes no GSO, so super-frames from the internet are segmented by the gateway itself.
 /// </summary>
 public sealed class MixedPortsNamespaceLab : NamespaceLab
 {
     public MixedPortsNamespaceLab()
-        : base(live: false, upstream: false, bridged: true, workers: 2, liveVpc: true)
+        : base(live: false, upstream: false, bridged: true, workers: 2, backend: InterfaceBackend.Pcap, liveVpc: true)
     {
     }
 }
