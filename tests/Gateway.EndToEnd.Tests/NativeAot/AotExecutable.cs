@@ -11,7 +11,8 @@ namespace Gateway.EndToEnd.Tests.NativeAot;
 /// the sources). Publishing costs minutes of CPU (perf/README.md, "Start-up"), so these tests run when it is asked for or
 /// already done, and are skipped (saying how to run them) otherwise:
 /// <list type="bullet">
-/// <item><c>GATEWAY_AOT</c>=path: that executable (<c>./test.sh</c> sets it after publishing when <c>GATEWAY_TEST_AOT=1</c>);</item>
+/// <item><c>GATEWAY_TEST_AOT=0</c>: skipped;</item>
+/// <item><c>GATEWAY_AOT</c>=path: that executable (<c>./test.sh</c> publishes and sets it, unless <c>GATEWAY_TEST_AOT=0</c>);</item>
 /// <item><c>GATEWAY_AOT_ERROR</c>: the publish failed in <c>./test.sh</c>: every test fails with its output;</item>
 /// <item><c>GATEWAY_TEST_AOT=1</c>: the first test to ask runs the script itself (<c>dotnet test</c> run alone);</item>
 /// <item>otherwise the executable of these sources if <c>scripts/publish.sh</c> has already made it, else skipped.</item>
@@ -20,8 +21,8 @@ namespace Gateway.EndToEnd.Tests.NativeAot;
 internal static partial class AotExecutable
 {
     /// <summary>What a skipped test says.</summary>
-    public const string HowToRun = "the Native AOT executable is not published for these sources: run GATEWAY_TEST_AOT=1 ./test.sh, "
-        + "or scripts/publish.sh once before the tests (minutes of CPU; perf/README.md, Start-up)";
+    public const string HowToRun = "the Native AOT executable is not asked for (GATEWAY_TEST_AOT=0) or not published for these sources: "
+        + "run ./test.sh (it publishes), GATEWAY_TEST_AOT=1 dotnet test ..., or scripts/publish.sh once before the tests (minutes of CPU; perf/README.md, Start-up)";
 
     private static readonly Lazy<bool> s_available = new(Asked, LazyThreadSafetyMode.ExecutionAndPublication);
     private static readonly Lazy<string> s_path = new(Publish, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -40,10 +41,10 @@ internal static partial class AotExecutable
     private static string Script => System.IO.Path.Combine(GatewayExecutable.RepositoryRoot, "scripts", "publish.sh");
 
     private static bool Asked() =>
-        Environment.GetEnvironmentVariable("GATEWAY_AOT_ERROR") is { Length: > 0 }
+        Environment.GetEnvironmentVariable("GATEWAY_TEST_AOT") != "0" && (Environment.GetEnvironmentVariable("GATEWAY_AOT_ERROR") is { Length: > 0 }
         || Environment.GetEnvironmentVariable("GATEWAY_AOT") is { Length: > 0 }
         || Environment.GetEnvironmentVariable("GATEWAY_TEST_AOT") == "1"
-        || Shell.Run(TimeSpan.FromMinutes(2), "bash", Script, "--if-cached").ExitCode == 0;
+        || Shell.Run(TimeSpan.FromMinutes(2), "bash", Script, "--if-cached").ExitCode == 0);
 
     private static string Publish()
     {
