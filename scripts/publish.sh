@@ -41,7 +41,7 @@ exec 9>out/aot/.lock
 flock 9
 if [ ! -x "$cache/gateway" ]; then
   commit=$(git rev-parse --short HEAD 2>/dev/null || echo "no git")
-  echo "publish: building the Native AOT executable for these sources ($commit, key $key); about a minute of a quiet 2-core machine's time ..." >&2
+  echo "publish: building the Native AOT executable for these sources ($commit, key $key); about 150 s of CPU (perf/demo-cost.sh): 1.5-2.5 min on a quiet 2-core machine, longer under load ..." >&2
   start=$SECONDS
   rm -rf "$cache.tmp"
   # GatewayWebConsole=false is also the default under PublishAot (src/Gateway.Cli/Gateway.Cli.csproj); said here for the reader.

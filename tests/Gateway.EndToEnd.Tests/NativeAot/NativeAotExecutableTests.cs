@@ -91,7 +91,7 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
     public async Task Run_OnSqlite_AnswersCtl_SaysOnceThatTheConsoleIsNotInThisBuild_AndKeepsItsStateAcrossARestart()
     {
         string state = Path.Combine(_dir, "state");
-        using (var daemon = GatewayDaemon.Start([AotExecutable.Path], state))
+        using (var daemon = GatewayDaemon.Start([AotExecutable.Path], state, "--metrics", "127.0.0.1:0"))
         {
             output.WriteLine(daemon.Output);
             Assert.Single(Lines(daemon.Output), l => l.Contains(ConsoleNotice, StringComparison.Ordinal));
@@ -113,6 +113,15 @@ public sealed class NativeAotExecutableTests(ITestOutputHelper output) : IDispos
             Assert.True(managedList.ExitCode == 0, managedList.ToString());
             Assert.Contains("aot-web", managedList.Output, StringComparison.Ordinal);
             Assert.Contains("STOPPED", managedList.Output, StringComparison.Ordinal);
+            // The caps' view (Monitor API, JSON built with JsonNodes) and the Prometheus endpoint (prometheus-net).
+            var traffic = Ctl(daemon, "traffic");
+            Assert.True(traffic.ExitCode == 0, traffic.ToString());
+            Assert.Contains("ins-", traffic.Output, StringComparison.Ordinal);
+            var metricsAt = System.Text.RegularExpressions.Regex.Match(daemon.Output, @"metrics at (http://[0-9.]+:[0-9]+/metrics)");
+            Assert.True(metricsAt.Success, daemon.Output);
+            string metrics = await http.GetStringAsync(new Uri(metricsAt.Groups[1].Value));
+            Assert.Matches(@"(?m)^gateway_api_requests_total\{action=""RunInstances"",code=""OK""\} 1(\.0)?$", metrics);
+            Assert.Contains("gateway_bindings ", metrics, StringComparison.Ordinal);
             Assert.Equal(0, daemon.Terminate());
             Assert.Contains("gateway: stopped", daemon.Output, StringComparison.Ordinal);
         }
