@@ -29,18 +29,6 @@ if [ $# -eq 0 ] && [ "$GATEWAY_TEST_AOT" = 1 ]; then
 fi
 
 log=$(mktemp)
-  if GATEWAY_AOT=$(scripts/publish.sh 2>"$aot_log"); then
-    export GATEWAY_AOT
-    cat "$aot_log" >&2
-  else
-    GATEWAY_AOT_ERROR=$(tail -n 60 "$aot_log")
-    export GATEWAY_AOT_ERROR
-    echo "test.sh: scripts/publish.sh failed; the NativeAot tests will say why" >&2
-  fi
-  rm -f "$aot_log"
-fi
-
-log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 dotnet test Gateway.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"
 dotnet_rc=${PIPESTATUS[0]}
