@@ -54,7 +54,9 @@ internal static partial class AotExecutable
         }
         if (Environment.GetEnvironmentVariable("GATEWAY_AOT") is { Length: > 0 } given)
         {
-            return File.Exists(given) ? System.IO.Path.GetFullPath(given) : throw new FileNotFoundException($"GATEWAY_AOT={given} does not exist.", given);
+            // scripts/publish.sh prints a path relative to the repository (./test.sh passes it on as it is).
+            string full = System.IO.Path.GetFullPath(given, GatewayExecutable.RepositoryRoot);
+            return File.Exists(full) ? full : throw new FileNotFoundException($"GATEWAY_AOT={given} ({full}) does not exist.", full);
         }
         // Already published: at once. Otherwise a first publish takes minutes of CPU (many more of wall time under load).
         var result = Shell.Run(TimeSpan.FromMinutes(30), "bash", Script);
