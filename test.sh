@@ -10,6 +10,24 @@ dotnet build Gateway.sln -c Release --nologo -v quiet || exit 1
 # The official Node SDK first: the namespace end-to-end tests read the Monitor API through it (tests/sdk-node/monitor-read.mjs).
 (cd tests/sdk-node && npm ci --no-audit --no-fund --loglevel=error) || exit 1
 
+# The Native AOT executable (scripts/publish.sh), which the NativeAot tests run beside the managed build. Publishing it
+# costs about 150 s of CPU on top of the build (perf/demo-cost.sh), once per state of the sources (cached in out/aot/).
+# GATEWAY_TEST_AOT=0 skips those tests (they say so); with arguments (a --filter, say) the tests publish it themselves
+# if any of them is selected. A failed publish fails those tests with its output, not the whole run.
+export GATEWAY_TEST_AOT="${GATEWAY_TEST_AOT:-1}"
+if [ $# -eq 0 ] && [ "$GATEWAY_TEST_AOT" = 1 ]; then
+  aot_log=$(mktemp)
+  if GATEWAY_AOT=$(scripts/publish.sh 2>"$aot_log"); then
+    export GATEWAY_AOT
+    cat "$aot_log" >&2
+  else
+    GATEWAY_AOT_ERROR=$(tail -n 60 "$aot_log")
+    export GATEWAY_AOT_ERROR
+    echo "test.sh: scripts/publish.sh failed; the NativeAot tests will say why" >&2
+  fi
+  rm -f "$aot_log"
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 dotnet test Gateway.sln -c Release --no-build --nologo --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Gateway.Cli.Hosting;
 using Gateway.Cli.Infrastructure;
 using Gateway.Cli.Lab;
 
@@ -162,14 +163,16 @@ internal static class LabCommand
         {
             Console.WriteLine(string.Join("  ", row.Select((cell, c) => cell.PadRight(widths[c]))).TrimEnd());
         }
-        // The web console rides on the API's listener: the same loopback address, so it opens on this machine.
+        // The web console rides on the API's listener: the same loopback address, so it opens on this machine. The lab's
+        // daemon is this same executable, so it has the console exactly when this build does.
         var keys = Gateway.Control.Auth.Credentials.TryRead(state.DaemonStateDirectory);
         Console.WriteLine();
-        Console.WriteLine($"Web console: http://{state.Api}/console");
+        Console.WriteLine(WebConsoleSupport.IsIncluded ? $"Web console: http://{state.Api}/console" : "Web console: " + WebConsoleSupport.NotInThisBuild("lab up"));
         if (keys is not null)
         {
-            Console.WriteLine($"  sign in with SecretId {keys.SecretId}");
-            Console.WriteLine($"            and SecretKey {keys.SecretKey}");
+            string lead = WebConsoleSupport.IsIncluded ? "sign in with" : "the API's key pair:";
+            Console.WriteLine($"  {lead} SecretId {keys.SecretId}");
+            Console.WriteLine($"  {new string(' ', lead.Length - 3)}and SecretKey {keys.SecretKey}");
         }
         Console.WriteLine($"  (the lab's key pair, also in {Path.Combine(state.DaemonStateDirectory, Gateway.Control.Auth.Credentials.FileName)}, readable by root only)");
         var client = state.Hosts[0];
@@ -192,7 +195,7 @@ internal static class LabCommand
         Console.WriteLine($"  ip netns exec {first.Namespace} ip -4 addr                   # the instance sees only its private address");
         Console.WriteLine($"  ip netns exec {first.Namespace} ping -c 3 {client.Address}           # out to the internet, seen there as the public IP");
         Console.WriteLine($"  {gateway} ctl --api {state.Api} --state {state.DaemonStateDirectory} instances");
-        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason (live: the console's Data path page)");
+        Console.WriteLine($"  cat {Path.Combine(state.DaemonStateDirectory, "datapath-stats.json")}   # data-path counters, drops by reason{(WebConsoleSupport.IsIncluded ? " (live: the console's Data path page)" : "")}");
         Console.WriteLine($"  {gateway} lab down {Quote(file)}{(topology.Name != Topology.Load(file, null).Name ? $" --name {topology.Name}" : "")}");
     }
 

@@ -13,7 +13,6 @@ using Gateway.Cli.Hosting;
 using Gateway.Control.Model;
 using Gateway.Io.Forwarding;
 using Gateway.Packets;
-using Gateway.WebConsole;
 using Microsoft.Data.Sqlite;
 
 namespace Gateway.Cli.Commands;
@@ -108,7 +107,7 @@ internal static class RunCommand
                 Subnet = vpcSubnet,
                 EipQuota = p.GetValue(quota),
                 MaxRequestBodyBytes = p.GetValue(maxBody),
-                ListenerExtensions = [new ConsoleExtension()],
+                ListenerExtensions = WebConsoleSupport.ListenerExtensions(),
                 ApiCertificate = LoadCertificate(p.GetValue(tlsCert), p.GetValue(tlsKey)),
                 Etcd = ReadEtcdOptions(p.GetValue(etcd), p.GetValue(etcdPrefix), p.GetValue(etcdCa), p.GetValue(etcdCert), p.GetValue(etcdKey),
                     p.GetValue(etcdUser), p.GetValue(etcdPassword) ?? Environment.GetEnvironmentVariable("GATEWAY_ETCD_PASSWORD"), p.GetValue(nodeName)),
@@ -388,7 +387,9 @@ internal static class RunCommand
             string scheme = options.ApiCertificate is null ? "http" : "https";
             string listening = $"{scheme}://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}";
             Console.WriteLine($"gateway: API listening on {listening}");
-            Console.WriteLine($"gateway: web console on {listening}/console (sign in with the SecretId and SecretKey above)");
+            Console.WriteLine(WebConsoleSupport.IsIncluded
+                ? $"gateway: web console on {listening}/console (sign in with the SecretId and SecretKey above)"
+                : "gateway: the web console is " + WebConsoleSupport.NotInThisBuild("run"));
 
             await stop.Task.ConfigureAwait(false);
             Console.WriteLine("gateway: stopping");

@@ -124,11 +124,12 @@ internal static class MonitorActions
                     {
                         break; // not closed yet
                     }
-                    timestamps.Add(p);
-                    values.Add(Value(metric, buckets.GetValueOrDefault(p), period));
+                    // JsonNode's own conversions and Add overload: Add<T> would wrap a value by reflection (not AOT-safe).
+                    timestamps.Add((JsonNode)p);
+                    values.Add((JsonNode)Value(metric, buckets.GetValueOrDefault(p), period));
                 }
             }
-            points.Add(new JsonObject
+            points.Add((JsonNode)new JsonObject
             {
                 ["Dimensions"] = new JsonArray(new JsonObject { ["Name"] = Dimension, ["Value"] = id }),
                 ["Timestamps"] = timestamps,
@@ -182,7 +183,7 @@ internal static class MonitorActions
         var set = new JsonArray();
         foreach (var t in traffic)
         {
-            set.Add(new JsonObject
+            set.Add((JsonNode)new JsonObject
             {
                 ["InstanceId"] = t.InstanceId,
                 ["PublicIpAddress"] = t.PublicIp is uint ip ? Ipv4Address.Format(ip) : null,

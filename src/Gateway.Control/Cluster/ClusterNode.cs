@@ -471,7 +471,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             var node = JsonNode.Parse(kv.Value.ToStringUtf8())!.AsObject();
             long applied = node["appliedRevision"]?.GetValue<long>() ?? 0;
             node["lag"] = Math.Max(0, headRevision - applied);
-            list.Add(node);
+            list.Add((JsonNode)node); // the JsonNode overload: Add<T> would wrap a value by reflection (not AOT-safe)
         }
         var segments = new JsonArray();
         foreach (var kv in active.Kvs)
@@ -479,7 +479,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             var holder = JsonNode.Parse(kv.Value.ToStringUtf8())!.AsObject();
             holder["segment"] = _etcd.Relative(kv.Key)[ActivePrefix.Length..];
             holder.Remove("heartbeat");
-            segments.Add(holder);
+            segments.Add((JsonNode)holder);
         }
         return new JsonObject
         {

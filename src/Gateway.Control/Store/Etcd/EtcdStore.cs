@@ -246,7 +246,7 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
         }
         foreach (var instance in change.PutInstances)
         {
-            ops[StateLayout.Instances + instance.Id] = StateLayout.Encode(instance);
+            ops[StateLayout.Instances + instance.Id] = StateLayout.EncodeRecord(instance);
             var old = state.Instances.GetValueOrDefault(instance.Id);
             if (old is null || old.PrivateIp != instance.PrivateIp)
             {
@@ -271,7 +271,7 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
         foreach (var address in change.PutAddresses)
         {
             changedAddresses.Add(address.Id);
-            ops[StateLayout.Addresses + address.Id] = StateLayout.Encode(address);
+            ops[StateLayout.Addresses + address.Id] = StateLayout.EncodeRecord(address);
             if (state.Addresses.GetValueOrDefault(address.Id)?.InstanceId is string was)
             {
                 boundInstances.Add(was);

@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using Gateway.Control.Model;
 using Gateway.Packets;
 
@@ -7,7 +9,8 @@ namespace Gateway.Control.Store.Etcd;
 
 /// <summary>
 /// Where the control state lives under the prefix, and how records become values: the records themselves as JSON,
-/// so a field added to <see cref="Instance"/> or <see cref="ElasticAddress"/> is stored and read back with no code here.
+/// so a field added to <see cref="Instance"/> or <see cref="ElasticAddress"/> is stored and read back with no code here
+/// (the serializer is generated from the records at build time: <see cref="StateRecordsJson"/>).
 /// </summary>
 /// <remarks>
 /// <code>
@@ -45,8 +48,6 @@ internal static class StateLayout
     public const string Meta = "meta/";
     public const string CommitMarkers = "commit-markers/";
 
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
-
     public static string KeyOf(StateKey key) => key.Kind switch
     {
         StateKeyKind.Instance => Instances + key.Name,
@@ -65,11 +66,10 @@ internal static class StateLayout
     public static uint ParseIp(string text, string key) =>
         Ipv4Address.TryParse(text, out uint ip) ? ip : throw new InvalidDataException($"the etcd key {key} does not end in an IPv4 address.");
 
-    public static string Encode(Instance instance) => JsonSerializer.Serialize(instance, s_json);
+    /// <summary>A record (<see cref="Instance"/>, <see cref="ElasticAddress"/>, any type listed in <see cref="StateRecordsJson"/>) as its JSON.</summary>
+    public static string EncodeRecord<T>(T record) => JsonSerializer.Serialize(record, TypeInfo<T>());
 
-    public static string Encode(ElasticAddress address) => JsonSerializer.Serialize(address, s_json);
-
-    public static string Encode(IReadOnlyList<string> ids) => JsonSerializer.Serialize(ids, s_json);
+    public static string Encode(IReadOnlyList<string> ids) => EncodeRecord<List<string>>([.. ids]);
 
     public static string Encode(long number) => number.ToString(CultureInfo.InvariantCulture);
 
@@ -77,7 +77,7 @@ internal static class StateLayout
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(json, s_json) ?? throw new InvalidDataException($"the etcd key {key} holds null.");
+            return JsonSerializer.Deserialize(json, TypeInfo<T>()) ?? throw new InvalidDataException($"the etcd key {key} holds null.");
         }
         catch (JsonException e)
         {
@@ -85,8 +85,26 @@ internal static class StateLayout
         }
     }
 
+    /// <summary>The generated contract of a stored record: a type missing from <see cref="StateRecordsJson"/> fails here, on its first use.</summary>
+    private static JsonTypeInfo<T> TypeInfo<T>() =>
+        StateRecordsJson.Default.GetTypeInfo(typeof(T)) as JsonTypeInfo<T>
+            ?? throw new InvalidOperationException($"{typeof(T).Name} is stored in etcd but not listed in {nameof(StateRecordsJson)}: add [JsonSerializable(typeof({typeof(T).Name}))] there.");
+
     public static long DecodeNumber(string text, string key) =>
         long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out long value)
             ? value
             : throw new InvalidDataException($"the etcd key {key} holds '{text}', not a number.");
 }
+
+/// <summary>
+/// The JSON of every record kept in etcd, generated at build time (no reflection at run time, so the Native AOT
+/// executable serializes exactly what the JIT build does). The generator reads each record's constructor and properties,
+/// so a field another change adds to <see cref="Instance"/> or <see cref="ElasticAddress"/> is stored and read back
+/// with no code here; a new kind of record is one more line below. Web defaults (camelCase names, case-insensitive
+/// reads) are what the reflection-based serializer used before, so values already in etcd read back unchanged.
+/// </summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(Instance))]
+[JsonSerializable(typeof(ElasticAddress))]
+[JsonSerializable(typeof(List<string>))]
+internal sealed partial class StateRecordsJson : JsonSerializerContext;
