@@ -63,7 +63,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         if (host.IsClustered)
         {
             // A cluster node starts as a standby on the cluster's virtual MACs; etcd's election makes one node active.
-            options = options with { StartStandby = true };
+            options = options with { StartStandby = true, Authority = host.ForwardingAuthority };
             if (host.VirtualMacs is { } macs && Gateway.Io.L2.MacAddress.TryParse(macs.Internet, out var internetMac) && Gateway.Io.L2.MacAddress.TryParse(macs.Vpc, out var vpcMac))
             {
                 options = options with { InternetMac = options.InternetMac ?? internetMac, VpcMac = options.VpcMac ?? vpcMac };
@@ -208,7 +208,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             ["internet"] = L2(path.InternetL2, path.InternetNeighbours),
             ["vpc"] = L2(path.VpcL2, path.VpcNeighbours),
             ["knownPrivateAddresses"] = _knownPrivates.Count,
-            ["role"] = _host!.IsClustered ? (path.IsStandby ? "standby" : "active") : "single",
+            ["role"] = _host!.IsClustered ? (path.IsStandby ? "standby" : path.IsFenced ? "fenced" : "active") : "single",
             ["node"] = _host.NodeName,
             ["bindings"] = _host!.Bindings.Count,
         };

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Cluster;
 using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;
 using Gateway.Io.L2;
@@ -48,6 +49,8 @@ public sealed class LabDataPath : IDisposable
     private int _running;
     /// <summary>Cluster standby: frames are taken off the ports and ignored, nothing is sent (no ARP, no forwarding).</summary>
     private volatile bool _standby;
+    /// <summary>Cluster self-fencing: past its deadline the path behaves as a standby (one clock read and compare per batch).</summary>
+    private readonly ForwardingAuthority _authority;
     private Exception? _fault;
     private int _disposed;
     private long _internetWorkerAllocatedBytes;
@@ -59,6 +62,7 @@ public sealed class LabDataPath : IDisposable
     {
         _options = options;
         _standby = options.StartStandby;
+        _authority = options.Authority ?? ForwardingAuthority.Unlimited();
         _bindings = bindings;
         _translator = new Translator(bindings);
         _knownPrivates = knownPrivates;
@@ -192,7 +196,7 @@ public sealed class LabDataPath : IDisposable
     /// </summary>
     public void OnPublicAddressBound(uint publicAddress)
     {
-        if (Volatile.Read(ref _disposed) == 0 && !_standby && _bindings.TryGetPrivate(publicAddress, out _, out _))
+        if (Volatile.Read(ref _disposed) == 0 && !Silent && _bindings.TryGetPrivate(publicAddress, out _, out _))
         {
             _internet.Announce(publicAddress);
         }
@@ -205,6 +209,15 @@ public sealed class LabDataPath : IDisposable
     /// kernel's queues never fill) but forwards nothing and answers no ARP, and sends nothing at all.
     /// </summary>
     public bool IsStandby => _standby;
+
+    /// <summary>
+    /// True while this path is the active one but its <see cref="LabDataPathOptions.Authority"/> has lapsed: it behaves
+    /// exactly as a standby (self-fenced) until the cluster advances the authority again or another node takes over.
+    /// </summary>
+    public bool IsFenced => !_standby && !_authority.PermitsNow;
+
+    /// <summary>Standby or fenced: read the ports, forward nothing, answer nothing, send nothing.</summary>
+    private bool Silent => _standby || !_authority.PermitsNow;
 
     /// <summary>
     /// Becomes the active node (false) or a standby (true). On becoming active call <see cref="AnnounceTakeover"/>:
@@ -221,7 +234,7 @@ public sealed class LabDataPath : IDisposable
     /// <returns>How many announcements were sent.</returns>
     public int AnnounceTakeover()
     {
-        if (Volatile.Read(ref _disposed) != 0 || _standby)
+        if (Volatile.Read(ref _disposed) != 0 || Silent)
         {
             return 0;
         }
@@ -271,7 +284,7 @@ public sealed class LabDataPath : IDisposable
         while (!_stop.IsSet)
         {
             int count = _internet.Port.Receive(batch, _options.PollMilliseconds);
-            if (_standby)
+            if (Silent)
             {
                 IgnoreAsStandby(_internet, count);
                 continue;
@@ -291,7 +304,7 @@ public sealed class LabDataPath : IDisposable
         while (!_stop.IsSet)
         {
             int count = _vpc.Port.Receive(batch, _options.PollMilliseconds);
-            if (_standby)
+            if (Silent)
             {
                 IgnoreAsStandby(_vpc, count);
                 continue;
@@ -310,7 +323,7 @@ public sealed class LabDataPath : IDisposable
         int interval = Math.Clamp(_options.Neighbours.RetryMilliseconds / 4, 10, 250);
         while (!_stop.Wait(interval))
         {
-            if (_standby)
+            if (Silent)
             {
                 continue; // a standby sends nothing, not even ARP retries
             }
