@@ -19,10 +19,11 @@ namespace Gateway.Control.Cluster;
 /// fails after it. A standby learns the new revision only by reading it — which restarts its silence timer — so no
 /// takeover can commit before the bump's commit plus <c>silence</c>, later than its send time plus <c>silence</c>.
 /// Bumps keep a node authorised when no standby exists or one is silent (dead until its lease expires).</para>
-/// <para><b>Neither.</b> When no round completes and no bump commits (etcd without quorum and a standby silent, or this
-/// node cut off from both), the deadline passes and the node is fenced: from where it stands "nobody can take over"
-/// and "a standby with the etcd majority can" look the same. When etcd loses quorum while the standbys still hear the
-/// active, their acknowledgements keep it forwarding — they cannot commit a takeover, and they are not trying.</para>
+/// <para><b>Neither.</b> When etcd loses quorum while the standbys still hear the active, their acknowledgements keep
+/// it forwarding — they cannot commit a takeover, and they are not trying. When it has no standby at all, a proof that
+/// etcd cannot commit (<see cref="NoQuorumProven"/>) does. When a standby is silent and no bump commits (etcd without
+/// quorum, or this node cut off from both), the deadline passes and the node is fenced: that standby may be dead, or
+/// alive beside an etcd majority this node cannot reach, ready to commit a takeover — from here the two look the same.</para>
 /// <para>Thread-safe (the advertiser, the acknowledgement listener and the election call it); never on the frame
 /// path, which only reads <see cref="ForwardingAuthority"/>.</para>
 /// </remarks>
@@ -151,6 +152,22 @@ internal sealed class ActiveAuthority
             if (_holding)
             {
                 _target.ExtendTo(sentAt + WindowLocked());
+            }
+        }
+    }
+
+    /// <summary>
+    /// etcd was shown unable to commit (<see cref="QuorumProbe"/>), asked at <paramref name="askedAt"/>, while this
+    /// node had no standby: nobody can take the role before its lease expires, which cannot happen before the
+    /// proof's time plus the lease's TTL. The caller checks there is no standby; a standby could commit at once.
+    /// </summary>
+    public void NoQuorumProven(long askedAt, long leaseTtlTicks)
+    {
+        lock (_lock)
+        {
+            if (_holding && leaseTtlTicks > _margin)
+            {
+                _target.ExtendTo(askedAt + leaseTtlTicks - _margin);
             }
         }
     }

@@ -40,6 +40,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public const string NodesPrefix = "cluster/nodes/";
     public const string ActivePrefix = "cluster/active/";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan BumpTimeout = TimeSpan.FromMilliseconds(500);
 
     private readonly EtcdConnection _etcd;
     private readonly ClusterOptions _options;
@@ -53,6 +54,9 @@ internal sealed class ClusterNode : IAsyncDisposable
     private readonly ActiveAuthority _activeAuthority;
     private readonly StandbyWatch _standby;
     private readonly long _silenceTicks;
+    private readonly QuorumProbe _quorum;
+    private long _leaseTtlSeconds;
+    private bool _forwardingWithoutQuorum; // election loop only
     private long _lease;
     private long _epoch;
     private long _heldRevision; // the active key's mod revision this node last wrote (takeover or bump)
@@ -75,6 +79,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         _silenceTicks = ToTicks(options.TakeoverSilence);
         _activeAuthority = new ActiveAuthority(authority, _silenceTicks, ToTicks(options.FenceMargin));
         _standby = new StandbyWatch(_silenceTicks, Stopwatch.GetTimestamp());
+        _quorum = new QuorumProbe(etcd);
     }
 
     private static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
@@ -102,6 +107,10 @@ internal sealed class ClusterNode : IAsyncDisposable
         _log = log;
         await GrantLeaseAsync(cancellationToken).ConfigureAwait(false);
         await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        if (_options.Segment is not null)
+        {
+            await LearnMembersAsync(cancellationToken).ConfigureAwait(false);
+        }
         _loops.Add(Task.Run(KeepAliveLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(RegistryLoopAsync, CancellationToken.None));
         if (_options.Segment is not null)
@@ -116,10 +125,23 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     // ------------------------------------------------------------ lease and registration
 
+    private async Task LearnMembersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _quorum.LearnMembersAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            _log.WriteLine($"gateway: cluster: cannot list etcd's members ({_etcd.Explain(e)}); a lone active node will fence itself if etcd loses quorum");
+        }
+    }
+
     private async Task GrantLeaseAsync(CancellationToken cancellationToken)
     {
         var response = await EtcdStore.CallAsync(_etcd, async () => await _etcd.Lease.LeaseGrantAsync(
             new LeaseGrantRequest { TTL = _options.LeaseTtlSeconds }, EtcdConnection.Headers, _etcd.Deadline(), cancellationToken), "grant this node's lease").ConfigureAwait(false);
+        Interlocked.Exchange(ref _leaseTtlSeconds, response.TTL);
         Interlocked.Exchange(ref _lease, response.ID);
     }
 
@@ -220,6 +242,7 @@ internal sealed class ClusterNode : IAsyncDisposable
                     await RegisterAsync(_stop.Token).ConfigureAwait(false);
                     last = now;
                 }
+                long readAt = Stopwatch.GetTimestamp();
                 var nodes = await _etcd.RangeAsync(NodesPrefix, 0, _stop.Token).ConfigureAwait(false);
                 var ownKey = _etcd.Key(NodesPrefix + Name);
                 long lease = Interlocked.Read(ref _lease);
@@ -243,7 +266,7 @@ internal sealed class ClusterNode : IAsyncDisposable
                         registered[name] = peer;
                     }
                 }
-                UpdatePeers(registered);
+                UpdatePeers(registered, readAt);
             }
             catch (Exception e) when (e is RpcException or EtcdUnavailableException or OperationCanceledException or JsonException)
             {
@@ -255,17 +278,18 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     /// <summary>
     /// The standbys this node must hear from: every node of its segment pair registered in etcd, and any that said
-    /// hello in the last second (registered after our last read). A peer the active forgets can only take over once it
+    /// hello since etcd was last read (registered after that read). A peer the active forgets can only take over once it
     /// has heard the active again (<see cref="StandbyWatch"/>), and the active sends only to peers it knows.
     /// </summary>
-    private void UpdatePeers(Dictionary<string, IPEndPoint> registered)
+    private void UpdatePeers(Dictionary<string, IPEndPoint> registered, long readAt)
     {
-        long now = Stopwatch.GetTimestamp();
         lock (_peersLock)
         {
             foreach (var (name, peer) in _peers.ToList())
             {
-                if (!registered.ContainsKey(name) && Stopwatch.GetElapsedTime(peer.HeardAt, now) > TimeSpan.FromSeconds(1))
+                // Forgotten only when etcd, asked after the peer last spoke, has no registration of it: to take over it
+                // must register again, and a new registration must hear this node again first (StandbyWatch).
+                if (!registered.ContainsKey(name) && peer.HeardAt < readAt)
                 {
                     _peers.Remove(name);
                 }
@@ -274,6 +298,14 @@ internal sealed class ClusterNode : IAsyncDisposable
             {
                 _peers[name] = new Peer(endPoint, true, _peers.TryGetValue(name, out var known) ? known.HeardAt : 0);
             }
+        }
+    }
+
+    private bool NoStandby()
+    {
+        lock (_peersLock)
+        {
+            return _peers.Count == 0;
         }
     }
 
@@ -341,11 +373,14 @@ internal sealed class ClusterNode : IAsyncDisposable
                 txn.Compare.Add(new Compare { Key = _etcd.Key(key), Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = Interlocked.Read(ref _heldRevision) });
                 txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _etcd.Key(key), Value = ByteString.CopyFromUtf8(HolderJson(Interlocked.Read(ref _epoch))), Lease = Interlocked.Read(ref _lease) } });
                 txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = _etcd.Key(key) } });
-                var response = await _etcd.TxnAsync(txn, _stop.Token).ConfigureAwait(false);
+                // A bump answered later than the authority it would extend is worth nothing; a member that still
+                // believes it leads a lost quorum would hold it until the request timeout. Ask the others meanwhile.
+                var response = await _etcd.Kv.TxnAsync(txn, EtcdConnection.Headers, DateTime.UtcNow + BumpTimeout, _stop.Token).ConfigureAwait(false);
                 if (response.Succeeded)
                 {
                     Interlocked.Exchange(ref _heldRevision, response.Header.Revision);
                     _activeAuthority.Bumped(sentAt);
+                    _forwardingWithoutQuorum = false;
                     await Delay(PollInterval).ConfigureAwait(false);
                     return;
                 }
@@ -365,8 +400,27 @@ internal sealed class ClusterNode : IAsyncDisposable
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException)
         {
-            // etcd cannot say. The role stays (nobody can take it without etcd), but forwarding goes on only as long as
-            // the standbys' acknowledgements extend the authority: the data path fences itself when they stop.
+            // etcd cannot say. The role stays (nobody can take it without etcd); forwarding goes on while the standbys'
+            // acknowledgements extend the authority. With no standby at all, only a proof that etcd cannot commit does
+            // (QuorumProbe): then the role can change hands only through this node's lease, which outlives the proof
+            // by its TTL. A silent standby (dead, or cut off from us but perhaps not from etcd's majority) gets no such
+            // allowance: it might commit a takeover the moment etcd can, so the data path fences itself.
+            if (!_stop.IsCancellationRequested && NoStandby() && _activeAuthority.NeedsBump(Stopwatch.GetTimestamp()))
+            {
+                long askedAt = Stopwatch.GetTimestamp();
+                bool proven = await _quorum.NoQuorumAsync(_stop.Token).ConfigureAwait(false) && NoStandby();
+                if (proven)
+                {
+                    _activeAuthority.NoQuorumProven(askedAt, Interlocked.Read(ref _leaseTtlSeconds) * Stopwatch.Frequency);
+                }
+                if (proven != _forwardingWithoutQuorum)
+                {
+                    _forwardingWithoutQuorum = proven;
+                    _log.WriteLine(proven
+                        ? $"gateway: cluster: node {Name}: etcd has no quorum and no standby exists; forwarding goes on (nobody can take the role before this node's lease could expire)"
+                        : $"gateway: cluster: node {Name}: etcd does not confirm the role and no longer provably lacks quorum; the data path is fenced until it does");
+                }
+            }
             await Delay(PollInterval).ConfigureAwait(false);
             return;
         }
@@ -645,6 +699,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         {
         }
         _heartbeat.Dispose();
+        _quorum.Dispose();
         _renewing.Dispose();
         _stop.Dispose();
     }

@@ -48,6 +48,7 @@ internal sealed class EtcdConnection : IDisposable
         Watch = connection.WatchClient;
         Lease = connection.LeaseClient;
         Maintenance = connection.MaintenanceClient;
+        Cluster = connection.ClusterClient;
     }
 
     public EtcdOptions Options { get; }
@@ -59,6 +60,8 @@ internal sealed class EtcdConnection : IDisposable
     public Lease.LeaseClient Lease { get; }
 
     public Maintenance.MaintenanceClient Maintenance { get; }
+
+    public Etcdserverpb.Cluster.ClusterClient Cluster { get; }
 
     /// <summary>Metadata for every call: refuse at once on a member without a leader.</summary>
     public static Metadata Headers => s_requireLeader;
