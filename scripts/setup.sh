@@ -8,7 +8,7 @@ set -euo pipefail
 # tshark: capinfos/tshark re-read the captures our writer produces.
 # iproute2: namespaces and veth pairs for the lab and its end-to-end tests.
 # python3: the small TCP/UDP servers and clients the end-to-end tests run inside the namespaces.
-# ethtool: turns off checksum offload on veths whose frames the gateway captures with libpcap (--internet-if/--vpc-if).
+# ethtool: turns offloads off where a test (or a libpcap lab, --if-backend pcap) needs the kernel to finish checksums.
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
 # zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).

@@ -7,6 +7,8 @@ namespace Gateway.PerfPlots;
 /// <summary>
 /// <c>dotnet run --project perf/Gateway.PerfPlots -- RESULTS_DIR OUT_DIR</c>: reads every <c>*.json</c> that
 /// <c>gateway bench --output</c> wrote into RESULTS_DIR and draws mpps-vs-bindings.png and mpps-vs-workers.png.
+/// <c>… -- lab RESULT.json OUT_DIR</c>: draws lab-vs-kernel-tcp.png and lab-vs-kernel-udp.png from what
+/// perf/lab-vs-kernel.sh wrote.
 /// </summary>
 internal static class Program
 {
@@ -14,9 +16,13 @@ internal static class Program
 
     public static int Main(string[] args)
     {
+        if (args.Length == 3 && args[0] == "lab")
+        {
+            return LabPlots.Draw(args[1], args[2]);
+        }
         if (args.Length != 2)
         {
-            Console.Error.WriteLine("usage: Gateway.PerfPlots RESULTS_DIR OUT_DIR");
+            Console.Error.WriteLine("usage: Gateway.PerfPlots RESULTS_DIR OUT_DIR | Gateway.PerfPlots lab RESULT.json OUT_DIR");
             return 2;
         }
         // The long run repeats a point of the size sweep for the GC figure; the plots take the sweep's.

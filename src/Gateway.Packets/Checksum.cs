@@ -8,10 +8,15 @@ namespace Gateway.Packets;
 /// The Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 /// </summary>
 /// <remarks>
-/// The translator never recomputes a checksum from scratch: it folds the change of each rewritten
+/// <para>The translator never recomputes a checksum from scratch: it folds the change of each rewritten
 /// 16-bit word into the checksum that arrived (RFC 1624 eqn. 3, <c>HC' = ~(~HC + ~m + m')</c>).
 /// That keeps the cost independent of the payload, works on snap-length-cut frames whose payload
-/// is absent, and carries a corrupt checksum through as corrupt instead of "fixing" it.
+/// is absent, and carries a corrupt checksum through as corrupt instead of "fixing" it.</para>
+/// <para>A partial checksum (virtio NEEDS_CSUM, the kernel's CHECKSUM_PARTIAL) is not a checksum yet: the field holds
+/// the folded, non-inverted sum of the pseudo-header, and whoever finishes it adds the sum of the bytes from
+/// csum_start on and inverts. Its update is therefore plain one's-complement arithmetic on a sum,
+/// <c>field' = fold(field + ~m + m')</c> (<see cref="UpdatePartial32"/>, as the kernel's
+/// <c>inet_proto_csum_replace4</c> does for CHECKSUM_PARTIAL), not RFC 1624's update of a complemented value.</para>
 /// </remarks>
 public static class Checksum
 {
@@ -88,6 +93,29 @@ public static class Checksum
         uint sum = (uint)(ushort)~checksum + (ushort)~oldWord + newWord;
         return (ushort)~FoldTo16(sum);
     }
+
+    /// <summary>
+    /// The update of a partial (pseudo-header) checksum when a 32-bit field it covers changed, e.g. an IPv4 address:
+    /// <c>fold(partial + ~old + new)</c>, no complements around it (net/core/utils.c inet_proto_csum_replace4 with
+    /// CHECKSUM_PARTIAL: <c>*sum = ~csum_fold(csum_add(csum_sub(csum_unfold(*sum), from), to))</c>). The result is the
+    /// folded sum itself; UDP's "0 means no checksum" does not apply to it.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort UpdatePartial32(ushort partial, uint oldValue, uint newValue)
+    {
+        uint sum = (uint)partial
+            + (ushort)~(oldValue >> 16) + (ushort)~oldValue
+            + (newValue >> 16) + (newValue & 0xFFFF);
+        return FoldTo16(sum);
+    }
+
+    /// <summary>
+    /// The IPv4 pseudo-header's sum for TCP/UDP (RFC 9293 §3.1, RFC 768): source, destination, zero and protocol,
+    /// and the transport length; folded, not inverted. A partial checksum field holds exactly this.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static ushort PseudoHeaderSum(uint source, uint destination, byte protocol, int transportLength) =>
+        FoldTo16((source >> 16) + (source & 0xFFFF) + (destination >> 16) + (destination & 0xFFFF) + protocol + (uint)transportLength);
 
     /// <summary>RFC 1624 eqn. 3 for a 32-bit field (two adjacent words, e.g. an IPv4 address) that changed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -29,7 +29,7 @@ internal static class RunCommand
     {
         var command = new Command("run", "run the gateway daemon: control-plane API and data plane").WithEpilog("""
             Data path (both sides or neither; without one the daemon runs the control plane with an idle data plane):
-            --internet-tap/--internet-if and --vpc-tap/--vpc-if.
+            --internet-tap/--internet-if and --vpc-tap/--vpc-if; --if-backend, --workers, --tap-offloads and --worker-priority say how.
             Cluster: with --etcd the control state lives in etcd (no <dir>/gateway.db) and any node answers the API.
             Credentials: GATEWAY_SECRET_ID/GATEWAY_SECRET_KEY, else <dir>/credentials, else a new pair written there (0600);
             in a cluster, else the cluster's pair (created in etcd by its first node, copied to <dir>/credentials).
@@ -49,15 +49,27 @@ internal static class RunCommand
             "how long instances read PENDING, STOPPING, STARTING and REBOOTING before RUNNING or STOPPED (0: at once; effects are immediate either way)",
             0, 0, 3_600));
         var internetTap = command.Define(CliSymbols.Text("--internet-tap", "name", "create TAP device <name> (at most 15 characters) for the internet side"));
-        var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC) through libpcap"));
+        var internetIf = command.Define(CliSymbols.Text("--internet-if", "name", "or use an existing interface (veth end, NIC); it carries no IPv4 address"));
         var vpcTap = command.Define(CliSymbols.Text("--vpc-tap", "name", "create TAP device <name> for the VPC side"));
         var vpcIf = command.Define(CliSymbols.Text("--vpc-if", "name", "or use an existing interface for the VPC side"));
+        var ifBackend = command.Define(CliSymbols.Choice("--if-backend",
+            "how --internet-if/--vpc-if are opened: packet (default on Linux): AF_PACKET rings, a queue per worker, GSO super-frames and partial checksums pass whole; pcap: libpcap, one queue, no offloads (hosts behind the interface then need ethtool -K DEV tx off)",
+            OperatingSystem.IsLinux() ? "packet" : "pcap", [("packet", InterfaceBackend.Packet), ("pcap", InterfaceBackend.Pcap)]));
         var internetGateway = command.Define(CliSymbols.Text("--internet-gateway", "ip",
             "an upstream router on the internet segment: every outgoing frame goes to its MAC (default: internet hosts are on-link and resolved by ARP)"));
         var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
+        var workers = command.Define(CliSymbols.OptionalInt("--workers", "n",
+            "data-path worker threads (default: one per core); each owns one queue of every port (a TAP gets <n> queues, an AF_PACKET interface <n> sockets in a fanout group; a libpcap interface has one, read by worker 0) and does both directions of the flows the kernel steers to that queue",
+            1, LabDataPathOptions.MaxWorkers));
+        var tapOffloads = command.Define(CliSymbols.Choice("--tap-offloads",
+            "TAP devices with virtio_net_hdr offloads: checksum, TSO, USO (GSO super-frames of up to 64 KiB, translated once); off: plain MTU-sized frames, one system call each way per frame",
+            "on", [("on", "on"), ("off", "off")])); // strings: System.CommandLine would take an Option<bool> for a flag
+        var workerPriority = command.Define(CliSymbols.Choice("--worker-priority",
+            "how workers are scheduled: realtime (SCHED_FIFO while they keep up, a 2 ms budget as the kernel's own forwarding has, then nice -10 until they catch up), high (nice -10), normal",
+            "realtime", [("realtime", WorkerPriority.Realtime), ("high", WorkerPriority.High), ("normal", WorkerPriority.Normal)]));
         var etcd = command.Define(CliSymbols.Text("--etcd", "endpoints", "keep the control state in etcd: client URLs, comma-separated (http://127.0.0.1:2379,...; https:// with TLS)"));
         var etcdPrefix = command.Define(CliSymbols.Text("--etcd-prefix", "prefix", $"key prefix of this cluster's state (default {EtcdOptions.DefaultPrefix})"));
         var etcdCa = command.Define(CliSymbols.Text("--etcd-cacert", "pem", "CA of the etcd servers' certificates", kind: ValueKind.File));
@@ -111,7 +123,9 @@ internal static class RunCommand
             var dataPath = ReadDataPathOptions(vpcSubnet,
                 InterfaceName("--internet-tap", p.GetValue(internetTap)), InterfaceName("--internet-if", p.GetValue(internetIf)),
                 InterfaceName("--vpc-tap", p.GetValue(vpcTap)), InterfaceName("--vpc-if", p.GetValue(vpcIf)),
-                p.GetValue(internetGateway), p.GetValue(vpcGateway));
+                p.GetValue(internetGateway), p.GetValue(vpcGateway),
+                new DataPathTuning(p.GetValue(workers), p.GetResult(tapOffloads) is { Implicit: false } ? p.GetValue(tapOffloads) == "on" : null, p.GetResult(workerPriority) is { Implicit: false } ? p.GetValue(workerPriority) : null,
+                    p.GetResult(ifBackend) is { Implicit: false } ? p.GetValue(ifBackend) : null));
             int interval = p.GetValue(statsInterval);
             if (dataPath is not null)
             {
@@ -127,16 +141,23 @@ internal static class RunCommand
         return command;
     }
 
+    /// <summary>How the data path runs (null: the default): <c>--workers</c>, <c>--tap-offloads</c>, <c>--worker-priority</c>, <c>--if-backend</c>.</summary>
+    internal sealed record DataPathTuning(int? Workers = null, bool? TapOffloads = null, WorkerPriority? WorkerPriority = null, InterfaceBackend? Backend = null);
+
     /// <summary>The data-path options, or null when none is given; contradictions are usage errors.</summary>
     internal static LabDataPathOptions? ReadDataPathOptions(Ipv4Cidr subnet, string? internetTap, string? internetIf, string? vpcTap, string? vpcIf,
-        string? internetGatewayText, string? vpcGatewayText)
+        string? internetGatewayText, string? vpcGatewayText, DataPathTuning? tuning = null)
     {
+        tuning ??= new DataPathTuning();
         bool anyPort = internetTap is not null || internetIf is not null || vpcTap is not null || vpcIf is not null;
         if (!anyPort)
         {
-            if (internetGatewayText is not null || vpcGatewayText is not null)
+            string? orphan = internetGatewayText is not null ? "--internet-gateway" : vpcGatewayText is not null ? "--vpc-gateway"
+                : tuning.Workers is not null ? "--workers" : tuning.TapOffloads is not null ? "--tap-offloads" : tuning.WorkerPriority is not null ? "--worker-priority"
+                : tuning.Backend is not null ? "--if-backend" : null;
+            if (orphan is not null)
             {
-                throw new UsageException($"{(internetGatewayText is not null ? "--internet-gateway" : "--vpc-gateway")} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
+                throw new UsageException($"{orphan} needs a data path: give --internet-tap/--vpc-tap or --internet-if/--vpc-if.");
             }
             return null;
         }
@@ -168,8 +189,14 @@ internal static class RunCommand
             vpcGateway = gw;
         }
         uint? internetGateway = internetGatewayText is null ? null : ParseAddress("--internet-gateway", internetGatewayText);
+        if (tuning.Backend is { } given && internetIf is null && vpcIf is null)
+        {
+            throw new UsageException($"--if-backend {given.ToString().ToLowerInvariant()} chooses how --internet-if/--vpc-if interfaces are opened; this data path has none (TAP devices only).");
+        }
+        var backend = tuning.Backend ?? (OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap);
         return new LabDataPathOptions
         {
+            InterfaceBackend = backend,
             InternetTap = internetTap,
             InternetInterface = internetIf,
             VpcTap = vpcTap,
@@ -177,6 +204,9 @@ internal static class RunCommand
             VpcSubnet = vpcSubnet,
             VpcGateway = vpcGateway,
             InternetGateway = internetGateway,
+            Workers = tuning.Workers ?? Environment.ProcessorCount,
+            TapOffloads = tuning.TapOffloads ?? true,
+            WorkerPriority = tuning.WorkerPriority ?? WorkerPriority.Realtime,
         };
     }
 

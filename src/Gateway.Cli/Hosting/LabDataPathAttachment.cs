@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Threading.Channels;
 using Gateway.Control.Hosting;
 using Gateway.Control.Rules;
+using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;
 using Gateway.Io.Forwarding;
 
@@ -79,13 +79,11 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             throw;
         }
         host.RoleChanged += OnRoleChanged;
-        _log.WriteLine($"gateway: data path: internet {Describe(_options.InternetTap, _options.InternetInterface)} (MAC {_path.InternetMac}), vpc {Describe(_options.VpcTap, _options.VpcInterface)} (MAC {_path.VpcMac}, gateway {Gateway.Packets.Ipv4Address.Format(_path.VpcGateway)}); {_knownPrivates.Count} instances known");
+        _log.WriteLine($"gateway: data path: internet {_path.DescribeInternetPort()} (MAC {_path.InternetMac}), vpc {_path.DescribeVpcPort()} (MAC {_path.VpcMac}, gateway {Gateway.Packets.Ipv4Address.Format(_path.VpcGateway)}); {_path.Workers.Count} worker{(_path.Workers.Count == 1 ? "" : "s")}; {_knownPrivates.Count} instances known");
         _announcer = Task.Run(AnnounceAsync, CancellationToken.None);
         _statsWriter = Task.Run(WriteStatsAsync, CancellationToken.None);
         return Task.CompletedTask;
     }
-
-    private static string Describe(string? tap, string? iface) => tap is not null ? $"TAP {tap}" : $"interface {iface}";
 
     /// <summary>
     /// etcd made this node active (true) or another one (false). Standing down is immediate; taking over switches the
@@ -187,49 +185,127 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         }
     }
 
-    /// <summary>The counters as JSON: frames received, forwarded and dropped (by reason), and the L2 work per port.</summary>
+    /// <summary>The name under which frames the kernel dropped before the gateway could take them are reported.</summary>
+    public const string PortOverrun = "port-overrun";
+
+    /// <summary>
+    /// The counters as JSON: frames received, forwarded and dropped (by reason) in total; frames the kernel dropped
+    /// before the gateway took them (<see cref="PortOverrun"/>, per port: never received, so not in droppedPackets);
+    /// the L2 work per port; each worker's own counters (which, with the ARP maintenance thread's, add up to the
+    /// totals); and the runtime's garbage collections and allocated bytes.
+    /// </summary>
     public string StatsJson()
     {
         var path = _path!;
         var s = path.Snapshot();
-        var drops = new JsonObject();
-        foreach (var reason in DropReasons.All)
+        var (internetDrops, vpcDrops) = path.KernelDrops();
+        long kernelDropped = Math.Max(0, internetDrops.Frames) + Math.Max(0, vpcDrops.Frames);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(8192);
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
-            drops[DropReasons.Name(reason)] = s.DropPackets(reason);
+            json.WriteStartObject();
+            json.WriteNumber("receivedPackets", s.ReceivedPackets);
+            json.WriteNumber("receivedBytes", s.ReceivedBytes);
+            json.WriteNumber("forwardedPackets", s.ForwardedPackets);
+            json.WriteNumber("forwardedBytes", s.ForwardedBytes);
+            json.WriteNumber("droppedPackets", s.DroppedPackets);
+            json.WriteStartObject("drops");
+            foreach (var reason in DropReasons.All)
+            {
+                json.WriteNumber(DropReasons.Name(reason), s.DropPackets(reason));
+            }
+            json.WriteNumber(PortOverrun, kernelDropped);
+            json.WriteEndObject();
+            json.WriteNumber("kernelDroppedPackets", kernelDropped);
+            WritePort(json, "internet", path.InternetL2, path.InternetNeighbours, internetDrops, path.DescribeInternetPort());
+            WritePort(json, "vpc", path.VpcL2, path.VpcNeighbours, vpcDrops, path.DescribeVpcPort());
+            json.WriteStartArray("workers");
+            foreach (var worker in path.Workers)
+            {
+                json.WriteStartObject();
+                json.WriteNumber("index", worker.Index);
+                json.WriteBoolean("readsInternet", worker.ReadsInternet);
+                json.WriteBoolean("readsVpc", worker.ReadsVpc);
+                WriteCounters(json, worker.Counters);
+                var offloads = worker.Offloads;
+                json.WriteNumber("gsoFrames", offloads.GsoFrames);
+                json.WriteNumber("gsoSegments", offloads.GsoSegments);
+                json.WriteNumber("softwareSegmentedFrames", offloads.SoftwareSegmentedFrames);
+                json.WriteNumber("softwareSegments", offloads.SoftwareSegments);
+                json.WriteNumber("checksumsFinished", offloads.ChecksumsFinished);
+                json.WriteNumber("wakeups", worker.Wakeups);
+                json.WriteNumber("batches", worker.Batches);
+                json.WriteNumber("allocatedBytes", worker.AllocatedBytes);
+                json.WriteString("scheduling", worker.SchedulingPolicy);
+                json.WriteNumber("budgetExhausted", worker.BudgetExhausted);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartObject("maintenance");
+            WriteCounters(json, path.MaintenanceCounters);
+            json.WriteEndObject();
+            json.WriteStartObject("runtime");
+            json.WriteNumber("gen0Collections", GC.CollectionCount(0));
+            json.WriteNumber("gen1Collections", GC.CollectionCount(1));
+            json.WriteNumber("gen2Collections", GC.CollectionCount(2));
+            json.WriteNumber("allocatedBytes", GC.GetTotalAllocatedBytes());
+            json.WriteNumber("workerAllocatedBytes", path.Workers.Sum(w => w.AllocatedBytes));
+            json.WriteEndObject();
+            json.WriteNumber("knownPrivateAddresses", _knownPrivates.Count);
+            json.WriteString("role", _host!.IsClustered ? (path.IsStandby ? "standby" : path.IsFenced ? "fenced" : "active") : "single");
+            json.WriteString("node", _host.NodeName);
+            json.WriteNumber("bindings", _host.Bindings.Count);
+            json.WriteEndObject();
         }
-        var root = new JsonObject
-        {
-            ["receivedPackets"] = s.ReceivedPackets,
-            ["receivedBytes"] = s.ReceivedBytes,
-            ["forwardedPackets"] = s.ForwardedPackets,
-            ["forwardedBytes"] = s.ForwardedBytes,
-            ["droppedPackets"] = s.DroppedPackets,
-            ["drops"] = drops,
-            ["internet"] = L2(path.InternetL2, path.InternetNeighbours),
-            ["vpc"] = L2(path.VpcL2, path.VpcNeighbours),
-            ["knownPrivateAddresses"] = _knownPrivates.Count,
-            ["role"] = _host!.IsClustered ? (path.IsStandby ? "standby" : path.IsFenced ? "fenced" : "active") : "single",
-            ["node"] = _host.NodeName,
-            ["bindings"] = _host!.Bindings.Count,
-        };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
 
-        static JsonObject L2(Gateway.Io.L2.L2Statistics l2, int neighbours) => new()
+        static void WritePort(Utf8JsonWriter json, string name, Gateway.Io.L2.L2Statistics l2, int neighbours, Gateway.Io.Ports.PortKernelDrops drops, string description)
         {
-            ["port"] = l2.Port,
-            ["mac"] = l2.Mac.ToString(),
-            ["arpRepliesSent"] = l2.ArpRepliesSent,
-            ["arpRequestsSent"] = l2.ArpRequestsSent,
-            ["arpRequestsIgnored"] = l2.ArpRequestsIgnored,
-            ["gratuitousArpsSent"] = l2.GratuitousArpsSent,
-            ["neighbours"] = neighbours,
-        };
+            json.WriteStartObject(name);
+            json.WriteString("port", l2.Port);
+            json.WriteString("attachment", description);
+            json.WriteString("mac", l2.Mac.ToString());
+            json.WriteNumber("arpRepliesSent", l2.ArpRepliesSent);
+            json.WriteNumber("arpRequestsSent", l2.ArpRequestsSent);
+            json.WriteNumber("arpRequestsIgnored", l2.ArpRequestsIgnored);
+            json.WriteNumber("gratuitousArpsSent", l2.GratuitousArpsSent);
+            json.WriteNumber("framesNotForUs", l2.FramesNotForUs);
+            json.WriteNumber("sendFailures", l2.SendFailures);
+            json.WriteNumber("neighbours", neighbours);
+            if (drops.Known)
+            {
+                json.WriteNumber("kernelDroppedPackets", drops.Frames);
+            }
+            else
+            {
+                json.WriteNull("kernelDroppedPackets");
+            }
+            json.WriteEndObject();
+        }
+
+        static void WriteCounters(Utf8JsonWriter json, TrafficCounters counters)
+        {
+            json.WriteNumber("receivedPackets", counters.ReceivedPacketCount);
+            json.WriteNumber("receivedBytes", counters.ReceivedByteCount);
+            json.WriteNumber("forwardedPackets", counters.ForwardedPacketCount);
+            json.WriteNumber("forwardedBytes", counters.ForwardedByteCount);
+            long dropped = 0;
+            json.WriteStartObject("drops");
+            foreach (var reason in DropReasons.All)
+            {
+                long packets = counters.DropPacketCount(reason);
+                dropped += packets;
+                json.WriteNumber(DropReasons.Name(reason), packets);
+            }
+            json.WriteEndObject();
+            json.WriteNumber("droppedPackets", dropped);
+        }
     }
 
     /// <summary>
-    /// The counters per port for the console: the internet worker's (frames that arrived from the internet), the VPC
-    /// worker's, and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
-    /// answered). Read lock-free from the workers' own counters.
+    /// The counters for the console: each worker's (a worker owns one queue of both ports and does both directions of
+    /// its flows), and the ARP maintenance thread's (frames forwarded but dropped later because their next hop never
+    /// answered). Read lock-free from the workers' own counters; with the ports' details and the kernel's drops.
     /// </summary>
     public DataPathCounterSnapshot ReadCounters()
     {
@@ -238,18 +314,25 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         {
             return new DataPathCounterSnapshot([], []);
         }
-        var counters = path.Counters;
         var internetL2 = path.InternetL2;
         var vpcL2 = path.VpcL2;
+        var (internetDrops, vpcDrops) = path.KernelDrops();
+        var rows = new List<DataPathCounterRow>();
+        foreach (var worker in path.Workers)
+        {
+            rows.Add(Row(string.Create(CultureInfo.InvariantCulture, $"worker {worker.Index}"), "both directions, queue " + worker.Index.ToString(CultureInfo.InvariantCulture), worker.Counters,
+            [
+                KeyValuePair.Create("GSO super-frames", worker.Offloads.GsoFrames),
+                KeyValuePair.Create("segments they stood for", worker.Offloads.GsoSegments),
+                KeyValuePair.Create("super-frames segmented here", worker.Offloads.SoftwareSegmentedFrames),
+            ]));
+        }
+        rows.Add(Row("arp", "ARP queue", path.MaintenanceCounters, [KeyValuePair.Create("frames waiting for ARP", (long)path.PendingFrames)]));
         return new DataPathCounterSnapshot(
+            rows,
             [
-                Row(path.InternetPortName, "internet port", counters[0], L2Details(internetL2, path.InternetNeighbours)),
-                Row(path.VpcPortName, "VPC port", counters[1], L2Details(vpcL2, path.VpcNeighbours)),
-                Row("arp", "ARP queue", counters[2], [KeyValuePair.Create("frames waiting for ARP", (long)path.PendingFrames)]),
-            ],
-            [
-                KeyValuePair.Create("Internet port", $"{Describe(_options.InternetTap, _options.InternetInterface)}, MAC {path.InternetMac}"),
-                KeyValuePair.Create("VPC port", $"{Describe(_options.VpcTap, _options.VpcInterface)}, MAC {path.VpcMac}"),
+                KeyValuePair.Create("Internet port", $"{path.DescribeInternetPort()}, MAC {path.InternetMac}; kernel dropped {KernelDropText(internetDrops)}; {L2Text(internetL2, path.InternetNeighbours)}"),
+                KeyValuePair.Create("VPC port", $"{path.DescribeVpcPort()}, MAC {path.VpcMac}; kernel dropped {KernelDropText(vpcDrops)}; {L2Text(vpcL2, path.VpcNeighbours)}"),
                 KeyValuePair.Create("VPC gateway", Gateway.Packets.Ipv4Address.Format(path.VpcGateway)),
                 KeyValuePair.Create("Internet next hop", _options.InternetGateway is uint router ? Gateway.Packets.Ipv4Address.Format(router) : "on-link (ARP)"),
                 KeyValuePair.Create("Bindings", _host!.Bindings.Count.ToString(CultureInfo.InvariantCulture)),
@@ -260,28 +343,39 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             name, role, c.ReceivedPacketCount, c.ReceivedByteCount, c.ForwardedPacketCount, c.ForwardedByteCount,
             [.. DropReasons.All.Select(r => KeyValuePair.Create(DropReasons.Name(r), c.DropPacketCount(r)))], details);
 
-        static IReadOnlyList<KeyValuePair<string, long>> L2Details(Gateway.Io.L2.L2Statistics l2, int neighbours) =>
-        [
-            KeyValuePair.Create("ARP replies sent", l2.ArpRepliesSent),
-            KeyValuePair.Create("ARP requests sent", l2.ArpRequestsSent),
-            KeyValuePair.Create("ARP requests ignored", l2.ArpRequestsIgnored),
-            KeyValuePair.Create("gratuitous ARPs sent", l2.GratuitousArpsSent),
-            KeyValuePair.Create("neighbours", (long)neighbours),
-        ];
+        static string L2Text(Gateway.Io.L2.L2Statistics l2, int neighbours) => string.Create(CultureInfo.InvariantCulture,
+            $"ARP replies sent {l2.ArpRepliesSent}, requests sent {l2.ArpRequestsSent}, requests ignored {l2.ArpRequestsIgnored}, gratuitous {l2.GratuitousArpsSent}, neighbours {neighbours}");
+
+        static string KernelDropText(Gateway.Io.Ports.PortKernelDrops drops) =>
+            drops.Known ? drops.Frames.ToString(CultureInfo.InvariantCulture) + " (" + PortOverrun + ")" : "unknown";
     }
 
-    /// <summary>One line: received, forwarded, dropped by reason (non-zero reasons only).</summary>
+    /// <summary>One line: received, forwarded, dropped by reason (non-zero reasons only), frames the kernel dropped before us, per-worker frames.</summary>
     public string StatsLine()
     {
-        var s = _path!.Snapshot();
+        var path = _path!;
+        var s = path.Snapshot();
+        var (internetDrops, vpcDrops) = path.KernelDrops();
         var line = new StringBuilder();
         line.Append(CultureInfo.InvariantCulture, $"gateway: data path: received {s.ReceivedPackets} frames, forwarded {s.ForwardedPackets}, dropped {s.DroppedPackets}");
         foreach (var (reason, count) in s.NonZeroDrops)
         {
             line.Append(CultureInfo.InvariantCulture, $" {reason}={count}");
         }
-        line.Append(CultureInfo.InvariantCulture, $"; gratuitous ARPs {_path.InternetL2.GratuitousArpsSent}");
+        line.Append(CultureInfo.InvariantCulture, $"; {PortOverrun} {Math.Max(0, internetDrops.Frames) + Math.Max(0, vpcDrops.Frames)} (kernel dropped before the gateway took them: internet {Known(internetDrops)}, vpc {Known(vpcDrops)})");
+        if (path.Workers.Count > 1)
+        {
+            line.Append("; per worker received");
+            foreach (var worker in path.Workers)
+            {
+                line.Append(CultureInfo.InvariantCulture, $" {worker.Counters.ReceivedPacketCount}");
+            }
+        }
+        line.Append(CultureInfo.InvariantCulture, $"; GC {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}");
+        line.Append(CultureInfo.InvariantCulture, $"; gratuitous ARPs {path.InternetL2.GratuitousArpsSent}");
         return line.ToString();
+
+        static string Known(Gateway.Io.Ports.PortKernelDrops drops) => drops.Known ? drops.Frames.ToString(CultureInfo.InvariantCulture) : "unknown";
     }
 
     public async ValueTask DisposeAsync()

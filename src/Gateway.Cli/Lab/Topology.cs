@@ -38,6 +38,15 @@ internal sealed partial record Topology(
     IReadOnlyList<InternetHost> InternetHosts,
     IReadOnlyList<InstanceNode> Instances)
 {
+    /// <summary>How a veth lab's daemon opens its ends (<c>--if-backend</c>): "packet" (AF_PACKET, the default) or "pcap".</summary>
+    public string IfBackend { get; init; } = "packet";
+
+    /// <summary><c>gateway.workers</c>: the daemon's <c>--workers</c> (null: its default, one per core).</summary>
+    public int? Workers { get; init; }
+
+    /// <summary><c>gateway.tapOffloads</c>: the daemon's <c>--tap-offloads</c> (null: its default, on).</summary>
+    public bool? TapOffloads { get; init; }
+
     /// <summary>Gateway nodes (<c>gateway.nodes</c>, default 1); more than one shares the state through etcd, one active at a time.</summary>
     public int GatewayNodes { get; init; } = 1;
 
@@ -104,9 +113,12 @@ internal sealed partial record Topology(
             }
 
             bool veth = false;
+            string ifBackend = "packet";
             int gatewayNodes = 1;
             string? etcd = null;
             uint? internetGateway = null;
+            int? workers = null;
+            bool? tapOffloads = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -117,6 +129,18 @@ internal sealed partial record Topology(
                     "veth" => true,
                     _ => throw Error("gateway.mode", $"'{mode}' is neither \"tap\" nor \"veth\"."),
                 };
+                if (String(gateway, "ifBackend", "gateway.ifBackend") is { } backend)
+                {
+                    if (backend is not ("packet" or "pcap"))
+                    {
+                        throw Error("gateway.ifBackend", $"'{backend}' is neither \"packet\" (AF_PACKET rings) nor \"pcap\" (libpcap).");
+                    }
+                    if (!veth)
+                    {
+                        throw Error("gateway.ifBackend", "applies to mode \"veth\" only (a TAP is no existing interface); remove it or set mode to \"veth\".");
+                    }
+                    ifBackend = backend;
+                }
                 if (String(gateway, "internetGateway", "gateway.internetGateway") is { } gw)
                 {
                     internetGateway = Address(gw, "gateway.internetGateway");
@@ -129,6 +153,12 @@ internal sealed partial record Topology(
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
                 }
+                workers = Int(gateway, "workers", "gateway.workers");
+                if (workers is < 1 or > 256)
+                {
+                    throw Error("gateway.workers", $"{workers} is not 1 to 256 (the data-path worker threads; each owns one queue of every TAP).");
+                }
+                tapOffloads = Bool(gateway, "tapOffloads", "gateway.tapOffloads");
                 if (Member(gateway, "nodes") is { } count)
                 {
                     gatewayNodes = count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out int n) && n is >= 1 and <= 4
@@ -226,7 +256,14 @@ internal sealed partial record Topology(
             {
                 throw Error("nodes", "two instances ask for the same privateAddress.");
             }
-            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances) { GatewayNodes = gatewayNodes, Etcd = etcd };
+            return new Topology(name, veth, internetGateway, internetSubnet, onLink, pool, vpcSubnet, hosts, instances)
+            {
+                IfBackend = ifBackend,
+                Workers = workers,
+                TapOffloads = tapOffloads,
+                GatewayNodes = gatewayNodes,
+                Etcd = etcd,
+            };
         }
 
         private void ReadNodes(JsonElement array, string field, List<InternetHost> hosts, List<InstanceNode> instances, HashSet<string> names, Ipv4Cidr internetSubnet, Ipv4Cidr vpcSubnet, bool internetOnly)

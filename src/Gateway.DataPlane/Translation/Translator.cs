@@ -48,16 +48,30 @@ public sealed class Translator
     /// <param name="wireLength">The frame's original length (≥ <c>frame.Length</c> for a snap-length-cut capture).</param>
     /// <returns><see cref="DropReason.None"/> to forward, otherwise why the frame is dropped.</returns>
     public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer) =>
-        TranslateEthernet(frame, wireLength, counters, mode, out _);
+        TranslateEthernet(frame, wireLength, counters, mode, partialChecksum: false, out _);
+
+    /// <summary>As <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode)"/>, for a frame whose transport checksum may be partial.</summary>
+    /// <param name="partialChecksum">
+    /// The transport checksum (TCP, UDP, or ICMP's own) is partial, to be finished later over the bytes from the
+    /// transport header on (virtio NEEDS_CSUM with csum_start at the transport header, as the port checked): a TCP/UDP
+    /// field holds the pseudo-header sum and is updated as a sum (<see cref="Checksum.UpdatePartial32"/>); ICMP's is
+    /// left alone, since every byte it will cover is final only after translation.
+    /// </param>
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, bool partialChecksum) =>
+        TranslateEthernet(frame, wireLength, counters, mode, partialChecksum, out _);
 
     /// <summary>
     /// As <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode)"/>, and says which bindings
     /// translated the frame (their dense ids, for per-binding state such as a policer; <see cref="BindingIds.None"/> when dropped).
     /// </summary>
-    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, out BindingIds bindings)
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, out BindingIds bindings) =>
+        TranslateEthernet(frame, wireLength, counters, mode, partialChecksum: false, out bindings);
+
+    /// <summary>The full form: a possibly partial transport checksum (see <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode, bool)"/>), and the bindings that translated the frame.</summary>
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, bool partialChecksum, out BindingIds bindings)
     {
         ArgumentNullException.ThrowIfNull(counters);
-        DropReason reason = TranslateEthernetFrame(frame, wireLength, mode, out bindings);
+        DropReason reason = TranslateEthernetFrame(frame, wireLength, mode, partialChecksum, out bindings);
         CountFrame(counters, reason, wireLength, bindings);
         return reason;
     }
@@ -100,19 +114,19 @@ public sealed class Translator
 
     /// <summary>One Ethernet frame, not counted: the fast path when the frame is the common kind, else the general one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason TranslateEthernetFrame(Span<byte> frame, int wireLength, TranslateMode mode, out BindingIds bindings)
+    private DropReason TranslateEthernetFrame(Span<byte> frame, int wireLength, TranslateMode mode, bool partialChecksum, out BindingIds bindings)
     {
         int l3 = CommonFrame.Classify(frame, wireLength, out bool tcp);
         if (l3 > 0)
         {
-            return TranslateCommon(ref MemoryMarshal.GetReference(frame), l3, tcp, mode, out bindings);
+            return TranslateCommon(ref MemoryMarshal.GetReference(frame), l3, tcp, mode, partialChecksum, out bindings);
         }
-        return TranslateEthernetGeneral(frame, wireLength, mode, out bindings);
+        return TranslateEthernetGeneral(frame, wireLength, mode, out bindings, partialChecksum);
     }
 
     /// <summary>The general path for an Ethernet frame: any tags, options, fragments, ICMP, truncation, and every drop.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private DropReason TranslateEthernetGeneral(Span<byte> frame, int wireLength, TranslateMode mode, out BindingIds bindings)
+    private DropReason TranslateEthernetGeneral(Span<byte> frame, int wireLength, TranslateMode mode, out BindingIds bindings, bool partialChecksum = false)
     {
         int l3 = FindIpv4(frame, out DropReason reason);
         if (reason != DropReason.None)
@@ -120,7 +134,7 @@ public sealed class Translator
             bindings = BindingIds.None;
             return reason;
         }
-        return TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, out bindings);
+        return TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, out bindings, partialChecksum);
     }
 
     /// <summary>
@@ -228,7 +242,7 @@ public sealed class Translator
             BindingIds ids;
             if (entry != GeneralPath)
             {
-                reason = TranslateCommon(ref MemoryMarshal.GetReference(frame), entry & 0xFF, (entry & TcpFlag) != 0, mode, out ids);
+                reason = TranslateCommon(ref MemoryMarshal.GetReference(frame), entry & 0xFF, (entry & TcpFlag) != 0, mode, partialChecksum: false, out ids);
             }
             else
             {
@@ -276,7 +290,7 @@ public sealed class Translator
     /// Measured: 'gateway bench' and Translation/TranslateBenchmarks (perf/README.md).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason TranslateCommon(ref byte frame, int l3, bool tcp, TranslateMode mode, out BindingIds bindings)
+    private DropReason TranslateCommon(ref byte frame, int l3, bool tcp, TranslateMode mode, bool partialChecksum, out BindingIds bindings)
     {
         ref byte ip = ref Unsafe.Add(ref frame, l3);
         uint source = ReadBigEndian32(ref Unsafe.Add(ref ip, Ipv4.SourceOffset));
@@ -301,7 +315,13 @@ public sealed class Translator
         // TCP and UDP checksums cover the addresses through the pseudo-header (RFC 9293 §3.1, RFC 768).
         ref byte l4Checksum = ref Unsafe.Add(ref ip, Ipv4.MinHeaderLength + (tcp ? Tcp.ChecksumOffset : Udp.ChecksumOffset));
         ushort checksum = ReadBigEndian16(ref l4Checksum);
-        if (tcp || checksum != 0)
+        if (partialChecksum)
+        {
+            // A partial checksum is the pseudo-header sum itself: fold(sum + ~old + new), no complements, no UDP 0 rule
+            // (Checksum.UpdatePartial32; net/core/utils.c inet_proto_csum_replace4 with CHECKSUM_PARTIAL).
+            WriteBigEndian16(ref l4Checksum, Checksum.FoldTo16(checksum + delta));
+        }
+        else if (tcp || checksum != 0)
         {
             checksum = ApplyDelta(checksum, delta);
             // UDP: 0 means "no checksum"; a computed 0 is sent as all ones (RFC 768).
@@ -365,7 +385,7 @@ public sealed class Translator
     }
 
     /// <summary>The general path from the IPv4 header on; counts nothing (the caller does, once per frame or per batch).</summary>
-    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, out BindingIds bindings)
+    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, out BindingIds bindings, bool partialChecksum = false)
     {
         bindings = BindingIds.None;
         // ---- The IPv4 header: captured whole, consistent, checksum verifies (RFC 791 §3.1, RFC 1812 §5.2.2). ----
@@ -462,6 +482,9 @@ public sealed class Translator
             var change = new AddressChange(snat, source, newSource, dnat, destination, newDestination);
             switch (protocol)
             {
+                case Ipv4.ProtocolTcp or Ipv4.ProtocolUdp when partialChecksum:
+                    UpdatePartialChecksum(packet, headerLength + (protocol == Ipv4.ProtocolTcp ? Tcp.ChecksumOffset : Udp.ChecksumOffset), change);
+                    break;
                 case Ipv4.ProtocolTcp:
                     UpdateTcpChecksum(packet, headerLength, change);
                     break;
@@ -469,7 +492,7 @@ public sealed class Translator
                     UpdateUdpChecksum(packet, headerLength, change);
                     break;
                 case Ipv4.ProtocolIcmp when quotedOffset > 0:
-                    TranslateQuotedPacket(packet, headerLength, quotedOffset, change);
+                    TranslateQuotedPacket(packet, headerLength, quotedOffset, change, updateIcmpChecksum: !partialChecksum);
                     break;
                 default:
                     // ICMP queries have no pseudo-header; GRE, ESP, SCTP, ... carry no IPv4 addresses we rewrite.
@@ -505,6 +528,21 @@ public sealed class Translator
             return checksum;
         }
 
+        /// <summary>Folds the address rewrite into a partial checksum, the pseudo-header sum (<see cref="Checksum.UpdatePartial32"/>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public ushort ApplyPartial(ushort partial)
+        {
+            if (Snat)
+            {
+                partial = Checksum.UpdatePartial32(partial, Source, NewSource);
+            }
+            if (Dnat)
+            {
+                partial = Checksum.UpdatePartial32(partial, Destination, NewDestination);
+            }
+            return partial;
+        }
+
         /// <summary>The same change seen from a quoted packet, which travelled the other way.</summary>
         public AddressChange Mirrored => new(Dnat, Destination, NewDestination, Snat, Source, NewSource);
     }
@@ -518,6 +556,20 @@ public sealed class Translator
         {
             var field = packet.Slice(at, 2);
             BinaryPrimitives.WriteUInt16BigEndian(field, change.Apply(BinaryPrimitives.ReadUInt16BigEndian(field)));
+        }
+    }
+
+    /// <summary>
+    /// A partial TCP/UDP checksum (the pseudo-header sum, to be finished later): the addresses it covers changed, the
+    /// bytes from the transport header on will be summed when it is finished. No "0 means none" rule for UDP: a sum is not a checksum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UpdatePartialChecksum(Span<byte> packet, int at, in AddressChange change)
+    {
+        if (at + 2 <= packet.Length)
+        {
+            var field = packet.Slice(at, 2);
+            BinaryPrimitives.WriteUInt16BigEndian(field, change.ApplyPartial(BinaryPrimitives.ReadUInt16BigEndian(field)));
         }
     }
 
@@ -569,10 +621,12 @@ public sealed class Translator
 
     /// <summary>
     /// The slow path for ICMP errors: rewrite the quoted packet's addresses, its IP header checksum, its
-    /// TCP/UDP checksum when present, and fold every changed word into the ICMP checksum.
+    /// TCP/UDP checksum when present, and fold every changed word into the ICMP checksum — unless that checksum is
+    /// partial (<paramref name="updateIcmpChecksum"/> false): it will be computed over the final bytes, the quoted
+    /// packet's finished checksums included, so it needs no update at all.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void TranslateQuotedPacket(Span<byte> packet, int icmpOffset, int quotedOffset, in AddressChange outer)
+    private static void TranslateQuotedPacket(Span<byte> packet, int icmpOffset, int quotedOffset, in AddressChange outer, bool updateIcmpChecksum = true)
     {
         Span<byte> icmpChecksumField = packet.Slice(icmpOffset + Icmp.ChecksumOffset, 2);
         ushort icmpChecksum = BinaryPrimitives.ReadUInt16BigEndian(icmpChecksumField);
@@ -630,7 +684,10 @@ public sealed class Translator
                 }
             }
         }
-        BinaryPrimitives.WriteUInt16BigEndian(icmpChecksumField, icmpChecksum);
+        if (updateIcmpChecksum)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(icmpChecksumField, icmpChecksum);
+        }
     }
 }
 

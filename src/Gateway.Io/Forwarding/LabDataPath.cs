@@ -1,8 +1,10 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Cluster;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Offload;
 using Gateway.DataPlane.Translation;
 using Gateway.Io.L2;
 using Gateway.Io.Live;
@@ -13,21 +15,32 @@ using Gateway.Packets;
 namespace Gateway.Io.Forwarding;
 
 /// <summary>
-/// The gateway as a real L2 hop between an internet segment and a VPC segment: two ports, a worker per port
-/// feeding the <see cref="Translator"/> in batches, ARP on both sides, anti-spoofing on the VPC side.
+/// The gateway as a real L2 hop between an internet segment and a VPC segment: two ports, workers feeding the
+/// <see cref="Translator"/> in batches, ARP on both sides, anti-spoofing on the VPC side.
 /// </summary>
 /// <remarks>
 /// <para>Attach: <c>using var path = LabDataPath.Start(options, bindings, knownPrivates);</c> then, whenever the control
 /// plane binds a public address, <see cref="OnPublicAddressBound"/>; <see cref="Snapshot"/> for counters;
 /// <see cref="Dispose"/> to stop (removes TAP devices). The binding table is read live: binding, rebinding and
 /// unbinding need no call here (ARP answers follow the table at once).</para>
-/// <para>Internet worker: frames to the gateway's internet MAC are inbound (<see cref="TranslateMode.FromInternet"/>,
-/// DNAT) and go to the instance's MAC on the VPC segment. VPC worker: frames to the gateway's VPC MAC must come
-/// from a known private address (else <see cref="DropReason.SpoofedSource"/>), are outbound
-/// (<see cref="TranslateMode.FromVpc"/>, SNAT) and go to the internet, or back into the VPC when the destination
-/// was another bound public address (hairpin).</para>
-/// <para>Threads: one receiving worker per port (each with its own <see cref="TrafficCounters"/>), one
-/// maintenance thread for ARP retries and expiry (its own counters: frames whose next hop never answered).</para>
+/// <para>Frames from the internet port addressed to the gateway's internet MAC are inbound
+/// (<see cref="TranslateMode.FromInternet"/>, DNAT) and go to the instance's MAC on the VPC segment. Frames from the
+/// VPC port to the gateway's VPC MAC must come from a known private address (else <see cref="DropReason.SpoofedSource"/>),
+/// are outbound (<see cref="TranslateMode.FromVpc"/>, SNAT) and go to the internet, or back into the VPC when the
+/// destination was another bound public address (hairpin).</para>
+/// <para>Workers (<see cref="LabDataPathOptions.Workers"/>): worker <c>i</c> owns queue <c>i</c> of both ports. It waits
+/// in one <c>poll(2)</c> on both queues' descriptors, drains each up to a batch, translates, and sends every frame out
+/// on its own queue of the other port (or the same port for a hairpin), then flushes. Both directions of a flow come to
+/// the same queue (the kernel steers a flow to the queue that last wrote it, see <see cref="TapPort"/>), so a flow
+/// is handled by one worker, in order; each worker counts into its own <see cref="TrafficCounters"/> and
+/// <see cref="OffloadStatistics"/>, so nothing on the frame path is shared but the lock-free binding table. One more
+/// thread does ARP retries and expiry (its own counters: frames whose next hop never answered).</para>
+/// <para>Offloads: a frame may come with a <see cref="VirtioNetHeader"/> (a GSO super-frame, a partial checksum). The
+/// header is checked first (<see cref="OffloadCheck"/>: inconsistent is malformed), the frame translated once whatever
+/// its size (a partial checksum updated as a sum), and sent on with its header; a port that takes no offloads gets it
+/// segmented and finished by <see cref="PortTransmitter"/>. A super-frame waiting for ARP is held whole (see
+/// <see cref="NeighbourCacheOptions.PendingSuperFrames"/>). Counters count a super-frame as one frame of its size;
+/// <see cref="OffloadStatistics.GsoSegments"/> says how many wire segments those were.</para>
 /// </remarks>
 public sealed class LabDataPath : IDisposable
 {
@@ -40,8 +53,7 @@ public sealed class LabDataPath : IDisposable
     private readonly Ipv4Subnet _subnet;
     private readonly uint _vpcGateway;
     private readonly uint _internetGateway; // 0: none, destinations are on-link
-    private readonly TrafficCounters _internetCounters;
-    private readonly TrafficCounters _vpcCounters;
+    private readonly Worker[] _workers;
     private readonly TrafficCounters _l2Counters;
     private readonly Thread[] _threads;
     private readonly ManualResetEventSlim _stop = new();
@@ -53,8 +65,6 @@ public sealed class LabDataPath : IDisposable
     private readonly ForwardingAuthority _authority;
     private Exception? _fault;
     private int _disposed;
-    private long _internetWorkerAllocatedBytes;
-    private long _vpcWorkerAllocatedBytes;
 
     private LabDataPath(
         LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates,
@@ -86,15 +96,31 @@ public sealed class LabDataPath : IDisposable
             options.Neighbours);
 
         int capacity = Math.Max(1024, bindings.IdLimit * 2);
-        _internetCounters = new TrafficCounters(capacity);
-        _vpcCounters = new TrafficCounters(capacity);
+        // A worker per queue of the port with the most; a libpcap port's single queue is read by worker 0 only.
+        int workers = Math.Clamp(Math.Max(internet.QueueCount, vpc.QueueCount), 1, options.Workers);
+        int maxFrame = Math.Max(internet.MaxFrameLength, vpc.MaxFrameLength);
+        _workers = new Worker[workers];
+        for (int i = 0; i < workers; i++)
+        {
+            var offloads = new OffloadStatistics();
+            _workers[i] = new Worker(
+                i,
+                new TrafficCounters(capacity),
+                offloads,
+                i < internet.QueueCount ? internet.Queue(i) : null,
+                i < vpc.QueueCount ? vpc.Queue(i) : null,
+                new PortTransmitter(_internet, internet.Queue(i % internet.QueueCount), offloads),
+                new PortTransmitter(_vpc, vpc.Queue(i % vpc.QueueCount), offloads),
+                new FrameBatch(options.BatchSize, maxFrame));
+        }
         _l2Counters = new TrafficCounters(capacity);
-        _threads =
-        [
-            new Thread(() => Run(RunInternet)) { IsBackground = true, Name = $"gw-rx {internet.Name}" },
-            new Thread(() => Run(RunVpc)) { IsBackground = true, Name = $"gw-rx {vpc.Name}" },
-            new Thread(() => Run(RunMaintenance)) { IsBackground = true, Name = "gw-arp" },
-        ];
+        _threads = new Thread[workers + 1];
+        for (int i = 0; i < workers; i++)
+        {
+            var worker = _workers[i];
+            _threads[i] = new Thread(() => Run(() => RunWorker(worker))) { IsBackground = true, Name = $"gw-worker {i}" };
+        }
+        _threads[workers] = new Thread(() => Run(RunMaintenance)) { IsBackground = true, Name = "gw-arp" };
     }
 
     /// <summary>
@@ -117,11 +143,11 @@ public sealed class LabDataPath : IDisposable
         try
         {
             internet = options.InternetTap is { } internetTap
-                ? TapPort.Create(internetTap, options.InternetTapInterfaceMac)
-                : LivePort.Open(options.InternetInterface!, internetMac, options.PollMilliseconds);
+                ? TapPort.Create(internetTap, TapOptionsFor(options, options.InternetTapInterfaceMac))
+                : OpenInterface(options, options.InternetInterface!, internetMac);
             vpc = options.VpcTap is { } vpcTap
-                ? TapPort.Create(vpcTap, options.VpcTapInterfaceMac)
-                : LivePort.Open(options.VpcInterface!, vpcMac, options.PollMilliseconds);
+                ? TapPort.Create(vpcTap, TapOptionsFor(options, options.VpcTapInterfaceMac))
+                : OpenInterface(options, options.VpcInterface!, vpcMac);
             var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac);
             path.StartThreads();
             return path;
@@ -133,6 +159,29 @@ public sealed class LabDataPath : IDisposable
             throw;
         }
     }
+
+    /// <summary>An existing interface, through AF_PACKET (a queue per worker) or libpcap, as the options say.</summary>
+    private static IFramePort OpenInterface(LabDataPathOptions options, string name, MacAddress gatewayMac) =>
+        options.InterfaceBackend == InterfaceBackend.Packet
+            ? PacketPort.Open(name, options.Workers, options.PacketRingFrames, options.PacketQdiscBypass)
+            : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
+
+    /// <summary>Starts forwarding between two ports that are already open (tests: ports in memory).</summary>
+    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
+    {
+        options.Validate(portsGiven: true);
+        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal());
+        path.StartThreads();
+        return path;
+    }
+
+    private static TapOptions TapOptionsFor(LabDataPathOptions options, MacAddress? interfaceMac) => new()
+    {
+        Queues = options.Workers,
+        Offloads = options.TapOffloads,
+        TxQueueLength = options.TapTxQueueLength,
+        InterfaceMac = interfaceMac,
+    };
 
     private void StartThreads()
     {
@@ -170,21 +219,46 @@ public sealed class LabDataPath : IDisposable
     /// <summary>Frames translated and waiting for their next hop's ARP answer (counted forwarded until they fail).</summary>
     public int PendingFrames => _internet.Neighbours.PendingFrames + _vpc.Neighbours.PendingFrames;
 
-    /// <summary>The workers' counters: internet worker, VPC worker, ARP maintenance. Sum them with <see cref="CounterSnapshot.Of"/>.</summary>
-    public IReadOnlyList<TrafficCounters> Counters => [_internetCounters, _vpcCounters, _l2Counters];
+    /// <summary>The workers, each with its own counters, in queue order.</summary>
+    public IReadOnlyList<WorkerStatistics> Workers => _workers;
+
+    /// <summary>The counters of the ARP maintenance thread (frames held for a next hop that never answered).</summary>
+    public TrafficCounters MaintenanceCounters => _l2Counters;
+
+    /// <summary>Every counter set: the workers', then the ARP maintenance thread's. Sum them with <see cref="CounterSnapshot.Of"/>.</summary>
+    public IReadOnlyList<TrafficCounters> Counters => [.. _workers.Select(w => w.Counters), _l2Counters];
 
     /// <summary>All counters summed: received, forwarded, dropped by reason (same names as replay).</summary>
-    public CounterSnapshot Snapshot() => CounterSnapshot.Of(_internetCounters, _vpcCounters, _l2Counters);
+    public CounterSnapshot Snapshot() => CounterSnapshot.Of(Counters);
 
     /// <summary>One binding's traffic (ids from <see cref="BindingTable.Bind"/>).</summary>
-    public BindingTraffic ForBinding(int bindingId) => CounterSnapshot.ForBinding(bindingId, _internetCounters, _vpcCounters, _l2Counters);
+    public BindingTraffic ForBinding(int bindingId) => CounterSnapshot.ForBinding(bindingId, Counters);
 
     /// <summary>
-    /// Bytes the internet and VPC workers' threads have allocated so far (sampled after each batch): flat while traffic
-    /// flows to known neighbours, which is how the tests check that forwarding allocates nothing per frame.
+    /// Bytes each worker's thread has allocated so far (sampled after each wake-up): flat while traffic flows to known
+    /// neighbours, which is how the tests check that forwarding allocates nothing per frame.
     /// </summary>
-    internal (long Internet, long Vpc) WorkerAllocatedBytes =>
-        (Volatile.Read(ref _internetWorkerAllocatedBytes), Volatile.Read(ref _vpcWorkerAllocatedBytes));
+    public IReadOnlyList<long> WorkerAllocatedBytes => [.. _workers.Select(w => w.AllocatedBytes)];
+
+    /// <summary>
+    /// Frames the kernel dropped before the gateway could take them, per port (tun's tx_dropped; libpcap's ps_drop):
+    /// the port-overrun drops. Reads kernel counters: call it from a stats thread, not per frame.
+    /// </summary>
+    public (PortKernelDrops Internet, PortKernelDrops Vpc) KernelDrops() => (_internet.Port.KernelDrops(), _vpc.Port.KernelDrops());
+
+    /// <summary>How a port is attached, for the start-up line: TAP with queues and offloads, or a libpcap interface.</summary>
+    public string DescribeInternetPort() => Describe(_internet.Port);
+
+    public string DescribeVpcPort() => Describe(_vpc.Port);
+
+    private static string Describe(IFramePort port) => port switch
+    {
+        TapPort tap => string.Create(CultureInfo.InvariantCulture,
+            $"TAP {tap.Name} ({tap.QueueCount} queue{(tap.QueueCount == 1 ? "" : "s")}, {(tap.Offloads ? (tap.UdpSegmentationOffload ? "offloads: csum, TSO, USO" : "offloads: csum, TSO") : "no offloads")})"),
+        PacketPort packet => string.Create(CultureInfo.InvariantCulture,
+            $"interface {packet.Name} (AF_PACKET, {packet.QueueCount} queue{(packet.QueueCount == 1 ? "" : "s")}, offloads: csum, GSO)"),
+        _ => $"interface {port.Name} (libpcap, 1 queue, no offloads)",
+    };
 
     /// <summary>Completes when the workers have stopped: after <see cref="Dispose"/>, or faulted when a worker failed.</summary>
     public Task Completion => _completion.Task;
@@ -278,43 +352,114 @@ public sealed class LabDataPath : IDisposable
         }
     }
 
-    private void RunInternet()
+    /// <summary>
+    /// One worker: look at its queues of both ports, drain each up to a batch, translate and send, flush; wait in
+    /// poll(2) only when both are empty. Frames found without waiting count against the realtime budget
+    /// (<see cref="WorkerScheduling"/>).
+    /// </summary>
+    private unsafe void RunWorker(Worker w)
     {
-        var batch = new FrameBatch(_options.BatchSize, _internet.Port.MaxFrameLength);
+        var fds = stackalloc LibC.PollFd[2];
+        w.SampleAllocations(); // live from the start: a worker no flow reaches still shows what it allocated
+        var scheduling = WorkerScheduling.ForCurrentThread(_options.WorkerPriority);
+        w.Scheduling = scheduling;
         while (!_stop.IsSet)
         {
-            int count = _internet.Port.Receive(batch, _options.PollMilliseconds);
-            if (Silent)
+            int count = 0, internetAt = -1, vpcAt = -1;
+            if (w.InternetIn is { PollDescriptor: >= 0 } internetIn)
             {
-                IgnoreAsStandby(_internet, count);
+                internetAt = count;
+                fds[count++] = new LibC.PollFd { Fd = internetIn.PollDescriptor, Events = LibC.PollIn };
+            }
+            if (w.VpcIn is { PollDescriptor: >= 0 } vpcIn)
+            {
+                vpcAt = count;
+                fds[count++] = new LibC.PollFd { Fd = vpcIn.PollDescriptor, Events = LibC.PollIn };
+            }
+            if (count == 0)
+            {
+                _stop.Wait(_options.PollMilliseconds); // ports closed under us: wait for the stop
                 continue;
             }
-            long now = NeighbourCache.Now;
-            for (int i = 0; i < count; i++)
+            // First look without waiting: frames already there mean the worker has not caught up (busy, counted
+            // against its realtime budget); none means it is about to sleep (idle: it may be realtime again).
+            int ready = LibC.Poll(fds, (nuint)count, 0);
+            if (ready == 0)
             {
-                FromInternet(batch.Frame(i), batch.WireLength(i), now);
+                scheduling.Idle();
+                ready = LibC.Poll(fds, (nuint)count, _options.PollMilliseconds);
+                if (ready <= 0)
+                {
+                    continue; // timeout or EINTR: check for shutdown and come back
+                }
             }
-            Volatile.Write(ref _internetWorkerAllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
+            else if (ready > 0)
+            {
+                scheduling.Busy();
+            }
+            else
+            {
+                continue; // EINTR
+            }
+            w.Wakeups++;
+            bool failed = false;
+            long now = NeighbourCache.Now;
+            if (internetAt >= 0)
+            {
+                short events = fds[internetAt].ReturnedEvents;
+                failed |= (events & (LibC.PollErr | LibC.PollHup | LibC.PollNval)) != 0 && (events & LibC.PollIn) == 0;
+                if ((events & LibC.PollIn) != 0)
+                {
+                    ReceiveBatch(w, w.InternetIn!, fromInternet: true, now);
+                }
+            }
+            if (vpcAt >= 0)
+            {
+                short events = fds[vpcAt].ReturnedEvents;
+                failed |= (events & (LibC.PollErr | LibC.PollHup | LibC.PollNval)) != 0 && (events & LibC.PollIn) == 0;
+                if ((events & LibC.PollIn) != 0)
+                {
+                    ReceiveBatch(w, w.VpcIn!, fromInternet: false, now);
+                }
+            }
+            w.ToInternet.Queue.Flush();
+            w.ToVpc.Queue.Flush();
+            w.SampleAllocations();
+            if (failed)
+            {
+                // POLLERR/POLLHUP without data: a device went away under us (its namespace was deleted). Do not spin.
+                _stop.Wait(_options.PollMilliseconds);
+            }
         }
     }
 
-    private void RunVpc()
+    /// <summary>Takes one batch from <paramref name="queue"/> and handles it.</summary>
+    private void ReceiveBatch(Worker w, IPortQueue queue, bool fromInternet, long now)
     {
-        var batch = new FrameBatch(_options.BatchSize, _vpc.Port.MaxFrameLength);
-        while (!_stop.IsSet)
+        FrameBatch batch = w.Batch;
+        int count = queue.Receive(batch);
+        if (count == 0)
         {
-            int count = _vpc.Port.Receive(batch, _options.PollMilliseconds);
-            if (Silent)
+            return;
+        }
+        w.Batches++;
+        if (Silent)
+        {
+            // Cluster standby, or active but fenced (its authority lapsed): the queue is drained (so the kernel's queues
+            // never fill) and nothing is forwarded or sent. One clock read and compare per batch.
+            IgnoreAsStandby(fromInternet ? _internet : _vpc, count);
+            return;
+        }
+        for (int i = 0; i < count; i++)
+        {
+            if (fromInternet)
             {
-                IgnoreAsStandby(_vpc, count);
-                continue;
+                FromInternet(w, batch.Frame(i), ref batch.Offload(i), batch.WireLength(i), now);
             }
-            long now = NeighbourCache.Now;
-            for (int i = 0; i < count; i++)
+            else
             {
-                FromVpc(batch.Frame(i), batch.WireLength(i), now);
+                FromVpc(w, batch.Frame(i), ref batch.Offload(i), batch.WireLength(i), now);
             }
-            Volatile.Write(ref _vpcWorkerAllocatedBytes, GC.GetAllocatedBytesForCurrentThread());
         }
     }
 
@@ -343,27 +488,28 @@ public sealed class LabDataPath : IDisposable
     }
 
     /// <summary>Inbound: DNAT, then to the instance's MAC.</summary>
-    private void FromInternet(Span<byte> frame, int wireLength, long now)
+    private void FromInternet(Worker w, Span<byte> frame, ref VirtioNetHeader offload, int wireLength, long now)
     {
-        if (!Admit(_internet, frame, now))
+        if (!Admit(_internet, frame, now, w.ToInternet) || !CheckOffload(w, frame, offload, wireLength, out bool partial))
         {
             return;
         }
-        if (_translator.TranslateEthernet(frame, wireLength, _internetCounters, TranslateMode.FromInternet) != DropReason.None)
+        if (_translator.TranslateEthernet(frame, wireLength, w.Counters, TranslateMode.FromInternet, partial) != DropReason.None)
         {
             return;
         }
         uint destination = ReadAddress(frame, Ipv4Offset(frame), Ipv4.DestinationOffset);
-        DeliverIntoVpc(frame, wireLength, destination, now, _internetCounters);
+        DeliverIntoVpc(w, frame, offload, wireLength, destination, now);
     }
 
     /// <summary>Outbound: anti-spoofing, SNAT, then to the internet (or back into the VPC for a hairpin).</summary>
-    private void FromVpc(Span<byte> frame, int wireLength, long now)
+    private void FromVpc(Worker w, Span<byte> frame, ref VirtioNetHeader offload, int wireLength, long now)
     {
-        if (!Admit(_vpc, frame, now))
+        if (!Admit(_vpc, frame, now, w.ToVpc))
         {
             return;
         }
+        TrafficCounters counters = w.Counters;
         int l3 = Ipv4Offset(frame);
         uint destination = 0;
         if (l3 > 0)
@@ -372,19 +518,23 @@ public sealed class LabDataPath : IDisposable
             destination = BinaryPrimitives.ReadUInt32BigEndian(frame.Slice(l3 + Ipv4.DestinationOffset));
             if (!_knownPrivates.IsKnownPrivate(source))
             {
-                Reject(_vpcCounters, DropReason.SpoofedSource, wireLength);
+                Reject(counters, DropReason.SpoofedSource, wireLength);
                 return;
             }
             if (_subnet.Contains(destination))
             {
                 // Instances reach each other on-link; a VPC-internal destination sent to the gateway has no binding
                 // that could take it anywhere, and must not leak onto the internet segment.
-                Reject(_vpcCounters, DropReason.NoBinding, wireLength);
+                Reject(counters, DropReason.NoBinding, wireLength);
                 return;
             }
         }
+        if (!CheckOffload(w, frame, offload, wireLength, out bool partial))
+        {
+            return;
+        }
         // Not IPv4 or too short to read: the translator says why (not-ipv4, malformed) and counts it.
-        if (_translator.TranslateEthernet(frame, wireLength, _vpcCounters, TranslateMode.FromVpc) != DropReason.None)
+        if (_translator.TranslateEthernet(frame, wireLength, counters, TranslateMode.FromVpc, partial) != DropReason.None)
         {
             return;
         }
@@ -392,23 +542,61 @@ public sealed class LabDataPath : IDisposable
         uint newDestination = ReadAddress(frame, l3, Ipv4.DestinationOffset);
         if (newDestination != destination)
         {
-            DeliverIntoVpc(frame, wireLength, newDestination, now, _vpcCounters); // hairpin: DNAT happened too
+            DeliverIntoVpc(w, frame, offload, wireLength, newDestination, now); // hairpin: DNAT happened too
             return;
         }
         uint publicSource = ReadAddress(frame, l3, Ipv4.SourceOffset);
-        _internet.Deliver(frame, wireLength, _internetGateway != 0 ? _internetGateway : newDestination, publicSource, now, _vpcCounters);
+        _internet.Deliver(frame, offload, wireLength, _internetGateway != 0 ? _internetGateway : newDestination, publicSource, now, counters, w.ToInternet);
+    }
+
+    /// <summary>
+    /// The frame's offload metadata, checked before anything acts on it (<see cref="OffloadCheck"/>): inconsistent is a
+    /// counted malformed drop. A GSO super-frame is noted with the segments it stands for.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool CheckOffload(Worker w, ReadOnlySpan<byte> frame, in VirtioNetHeader offload, int wireLength, out bool partial)
+    {
+        partial = false;
+        if (offload.Flags == 0 && offload.GsoType == 0)
+        {
+            return offload.HeaderLength <= frame.Length || Malformed(w, wireLength);
+        }
+        return CheckOffloadSlow(w, frame, offload, wireLength, out partial);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool CheckOffloadSlow(Worker w, ReadOnlySpan<byte> frame, in VirtioNetHeader offload, int wireLength, out bool partial)
+    {
+        if (OffloadCheck.Validate(frame, offload, out partial) != DropReason.None)
+        {
+            return Malformed(w, wireLength);
+        }
+        if (offload.IsGso)
+        {
+            var kind = offload.GsoKind == VirtioNetHeader.GsoUdpL4 ? GsoKind.Udp : GsoKind.Tcp;
+            int segments = Segmenter.TryParse(frame, kind, offload.GsoSize, out GsoLayout layout) == DropReason.None ? layout.SegmentCount : 1;
+            w.Offloads.GsoReceived(segments);
+        }
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool Malformed(Worker w, int wireLength)
+    {
+        Reject(w.Counters, DropReason.Malformed, wireLength);
+        return false;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void DeliverIntoVpc(Span<byte> frame, int wireLength, uint privateDestination, long now, TrafficCounters counters)
+    private void DeliverIntoVpc(Worker w, Span<byte> frame, in VirtioNetHeader offload, int wireLength, uint privateDestination, long now)
     {
         if (!_subnet.Contains(privateDestination))
         {
             // Bound to a private address outside this VPC's subnet: no neighbour here can have it.
-            counters.Undelivered(DropReason.NeighbourUnresolved, wireLength);
+            w.Counters.Undelivered(DropReason.NeighbourUnresolved, wireLength);
             return;
         }
-        _vpc.Deliver(frame, wireLength, privateDestination, _vpcGateway, now, counters);
+        _vpc.Deliver(frame, offload, wireLength, privateDestination, _vpcGateway, now, w.Counters, w.ToVpc);
     }
 
     private static void Reject(TrafficCounters counters, DropReason reason, int wireLength)
@@ -422,7 +610,7 @@ public sealed class LabDataPath : IDisposable
     /// than ARP (IPv6 neighbour discovery, LLMNR, ...), are not the gateway's. The rest is for the translator.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Admit(PortSegment segment, Span<byte> frame, long now)
+    private static bool Admit(PortSegment segment, Span<byte> frame, long now, PortTransmitter pending)
     {
         if (frame.Length < Ethernet.HeaderLength)
         {
@@ -436,7 +624,7 @@ public sealed class LabDataPath : IDisposable
         }
         if (BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(Ethernet.TypeOffset)) == Ethernet.TypeArp)
         {
-            HandleArp(segment, frame, now);
+            HandleArp(segment, frame, now, pending);
             return false;
         }
         if (destination.IsGroup)
@@ -448,11 +636,11 @@ public sealed class LabDataPath : IDisposable
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static void HandleArp(PortSegment segment, Span<byte> frame, long now)
+    private static void HandleArp(PortSegment segment, Span<byte> frame, long now, PortTransmitter pending)
     {
         if (Arp.TryParse(frame, out ArpMessage message))
         {
-            segment.HandleArp(message, now);
+            segment.HandleArp(message, now, pending);
         }
         else
         {
@@ -492,4 +680,81 @@ public sealed class LabDataPath : IDisposable
         _vpc.Port.Dispose();
         _stop.Dispose();
     }
+
+    /// <summary>One worker's state: its queues, transmitters, batch and counters. Touched by its own thread only, read by anyone.</summary>
+    private sealed class Worker(
+        int index, TrafficCounters counters, OffloadStatistics offloads, IPortQueue? internetIn, IPortQueue? vpcIn,
+        PortTransmitter toInternet, PortTransmitter toVpc, FrameBatch batch) : WorkerStatistics(index, counters, offloads, internetIn is not null, vpcIn is not null)
+    {
+        public readonly IPortQueue? InternetIn = internetIn;
+        public readonly IPortQueue? VpcIn = vpcIn;
+        public readonly PortTransmitter ToInternet = toInternet;
+        public readonly PortTransmitter ToVpc = toVpc;
+        public readonly FrameBatch Batch = batch;
+    }
+}
+
+/// <summary>
+/// What one worker of a <see cref="LabDataPath"/> did: its traffic counters (which, with the other workers' and the ARP
+/// maintenance counters, add up to the totals), its offload work, its wake-ups and batches, and the bytes its thread
+/// allocated. Written by the worker (plain stores), read by anyone at any time.
+/// </summary>
+public class WorkerStatistics
+{
+    private long _wakeups;
+    private long _batches;
+    private long _allocatedBytes;
+
+    internal WorkerStatistics(int index, TrafficCounters counters, OffloadStatistics offloads, bool readsInternet, bool readsVpc)
+    {
+        Index = index;
+        Counters = counters;
+        Offloads = offloads;
+        ReadsInternet = readsInternet;
+        ReadsVpc = readsVpc;
+    }
+
+    /// <summary>The queue index this worker owns on every port.</summary>
+    public int Index { get; }
+
+    public TrafficCounters Counters { get; }
+
+    public OffloadStatistics Offloads { get; }
+
+    /// <summary>False when the internet port has fewer queues than this worker's index (a libpcap port: worker 0 only).</summary>
+    public bool ReadsInternet { get; }
+
+    public bool ReadsVpc { get; }
+
+    /// <summary>Times poll(2) woke the worker with frames or an error.</summary>
+    public long Wakeups
+    {
+        get => Volatile.Read(ref _wakeups);
+        internal set => _wakeups = value;
+    }
+
+    /// <summary>Non-empty batches taken from a queue.</summary>
+    public long Batches
+    {
+        get => Volatile.Read(ref _batches);
+        internal set => _batches = value;
+    }
+
+    /// <summary>Bytes the worker's thread has allocated since it started (sampled after each wake-up).</summary>
+    public long AllocatedBytes => Volatile.Read(ref _allocatedBytes);
+
+    /// <summary>How the worker thread is scheduled ("realtime (SCHED_FIFO 10)", "nice -10", "normal"), once it runs.</summary>
+    public string SchedulingPolicy => Volatile.Read(ref _scheduling)?.Policy ?? "starting";
+
+    /// <summary>Times the worker ran its realtime budget out (frames waiting every time it looked, for 2 ms) and shared the CPU.</summary>
+    public long BudgetExhausted => Volatile.Read(ref _scheduling)?.BudgetExhausted ?? 0;
+
+    private WorkerScheduling? _scheduling;
+
+    internal WorkerScheduling? Scheduling
+    {
+        set => Volatile.Write(ref _scheduling, value);
+    }
+
+    internal void SampleAllocations() => Volatile.Write(ref _allocatedBytes, GC.GetAllocatedBytesForCurrentThread());
 }

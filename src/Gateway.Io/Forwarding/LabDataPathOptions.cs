@@ -12,7 +12,7 @@ public sealed record LabDataPathOptions
     /// <summary>Name of the TAP device to create for the internet side (<c>--internet-tap</c>), at most 15 characters.</summary>
     public string? InternetTap { get; init; }
 
-    /// <summary>An existing interface for the internet side (<c>--internet-if</c>), used through libpcap.</summary>
+    /// <summary>An existing interface for the internet side (<c>--internet-if</c>), opened as <see cref="InterfaceBackend"/> says.</summary>
     public string? InternetInterface { get; init; }
 
     /// <summary>Name of the TAP device to create for the VPC side (<c>--vpc-tap</c>).</summary>
@@ -59,14 +59,57 @@ public sealed record LabDataPathOptions
     /// <summary>ARP timers and queue bounds, for both segments.</summary>
     public NeighbourCacheOptions Neighbours { get; init; } = new();
 
-    /// <summary>Most frames a worker takes from its port before processing them.</summary>
-    public int BatchSize { get; init; } = 32;
+    /// <summary>
+    /// Workers (<c>--workers</c>): threads that each own one queue of every port and do both directions of the flows
+    /// the kernel steers to that queue. Default: one per core. TAP ports get this many queues; a libpcap port has one,
+    /// served by worker 0 only.
+    /// </summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>
+    /// TAP ports with <c>IFF_VNET_HDR</c> and checksum/TSO/USO offloads (GSO super-frames of up to 64 KiB, translated once).
+    /// False: plain MTU-sized frames, as before offloads existed (for comparison and for kernels without them).
+    /// </summary>
+    public bool TapOffloads { get; init; } = true;
+
+    /// <summary>The TAP devices' txqueuelen: frames the kernel holds per queue for a worker before it drops them (port-overrun).</summary>
+    public int TapTxQueueLength { get; init; } = Tap.TapOptions.DefaultTxQueueLength;
+
+    /// <summary>
+    /// How existing interfaces (<see cref="InternetInterface"/>, <see cref="VpcInterface"/>) are opened
+    /// (<c>--if-backend</c>): AF_PACKET sockets with rings, one queue per worker and GSO offloads (default on Linux), or
+    /// libpcap (one queue, no offloads; hosts behind the interface must then compute their own checksums).
+    /// </summary>
+    public InterfaceBackend InterfaceBackend { get; init; } = OperatingSystem.IsLinux() ? InterfaceBackend.Packet : InterfaceBackend.Pcap;
+
+    /// <summary>
+    /// Slots in each AF_PACKET queue's receive ring (frames the kernel can hold for a worker before it drops them);
+    /// 0 (default): <see cref="Live.PacketPort.DefaultRingFrames"/> for the number of workers.
+    /// </summary>
+    public int PacketRingFrames { get; init; }
+
+    /// <summary>AF_PACKET sends skip the qdisc (<c>PACKET_QDISC_BYPASS</c>); off by default, see <see cref="Live.PacketPort.Open"/>.</summary>
+    public bool PacketQdiscBypass { get; init; }
+
+    /// <summary>How the worker threads are scheduled (<see cref="Forwarding.WorkerPriority"/>); default realtime.</summary>
+    public WorkerPriority WorkerPriority { get; init; } = WorkerPriority.Realtime;
+
+    /// <summary>Most frames a worker takes from one queue per wake-up before processing them.</summary>
+    public int BatchSize { get; init; } = 64;
 
     /// <summary>How long a worker waits for frames before checking for shutdown; bounds the time <see cref="LabDataPath.Dispose"/> takes.</summary>
     public int PollMilliseconds { get; init; } = 100;
 
-    internal void Validate()
+    /// <summary>tun's MAX_TAP_QUEUES.</summary>
+    public const int MaxWorkers = 256;
+
+    internal void Validate(bool portsGiven = false)
     {
+        if (portsGiven)
+        {
+            ValidateAddressing();
+            return;
+        }
         if ((InternetTap is null) == (InternetInterface is null))
         {
             throw new ArgumentException("Give the internet side exactly one of a TAP device to create (--internet-tap) or an existing interface (--internet-if).");
@@ -79,13 +122,37 @@ public sealed record LabDataPathOptions
         {
             throw new ArgumentException($"The internet and VPC TAP devices must have different names (both are '{InternetTap}').");
         }
+        ValidateAddressing();
+    }
+
+    private void ValidateAddressing()
+    {
         uint gateway = VpcGateway ?? VpcSubnet.FirstUsable;
         if (!VpcSubnet.Contains(gateway) || gateway == VpcSubnet.Network || gateway == VpcSubnet.Broadcast)
         {
             throw new ArgumentException($"The VPC gateway {Gateway.Packets.Ipv4Address.Format(gateway)} is not a host address of {VpcSubnet}.");
         }
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1);
+        if (Workers is < 1 or > MaxWorkers)
+        {
+            throw new ArgumentException($"Workers must be 1 to {MaxWorkers} (a TAP device has at most 256 queues); {Workers} was given.");
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(TapTxQueueLength, 1);
+        if (PacketRingFrames is not 0 and < 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PacketRingFrames), PacketRingFrames, "An AF_PACKET ring needs at least 64 slots (0: the default).");
+        }
         ArgumentOutOfRangeException.ThrowIfLessThan(PollMilliseconds, 1);
         Neighbours.Validate();
     }
+}
+
+/// <summary>How an existing interface is opened (<c>--if-backend</c>).</summary>
+public enum InterfaceBackend
+{
+    /// <summary>AF_PACKET sockets: TPACKET_V2 receive rings, fanout over the workers, virtio_net_hdr offloads, sendmmsg.</summary>
+    Packet,
+
+    /// <summary>libpcap through SharpPcap: one queue, no offloads; the fallback for systems without AF_PACKET rings.</summary>
+    Pcap,
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;
+using Gateway.Io.Ports;
 
 namespace Gateway.Io.L2;
 
@@ -24,8 +25,16 @@ public sealed record NeighbourCacheOptions
     /// <summary>Frames held for all pending resolutions of one segment together.</summary>
     public int PendingFramesTotal { get; init; } = 256;
 
-    /// <summary>The largest frame that can be held; a larger one waiting for resolution is dropped as queue-full.</summary>
+    /// <summary>The largest ordinary frame that can be held; a larger one takes a super-frame buffer (below) or is dropped as queue-full.</summary>
     public int PendingFrameBytes { get; init; } = 9_216;
+
+    /// <summary>
+    /// GSO super-frames (up to 64 KiB) held for all pending resolutions of one segment together, whole and with their
+    /// offload metadata, so that they leave exactly as they would have (segmented by the kernel beyond, or by the
+    /// data path for a port without offloads). A resolution on a busy flow is rare (entries are refreshed before they
+    /// expire), so a few buffers suffice; more are dropped as queue-full.
+    /// </summary>
+    public int PendingSuperFrames { get; init; } = 8;
 
     internal void Validate()
     {
@@ -35,6 +44,7 @@ public sealed record NeighbourCacheOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(PendingFramesPerNeighbour, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(PendingFramesTotal, PendingFramesPerNeighbour);
         ArgumentOutOfRangeException.ThrowIfLessThan(PendingFrameBytes, Arp.MinimumFrameLength);
+        ArgumentOutOfRangeException.ThrowIfNegative(PendingSuperFrames);
     }
 }
 
@@ -62,12 +72,15 @@ internal sealed class NeighbourCache
     private readonly IArpRequester _requester;
     private readonly FramePool _pool;
 
-    public NeighbourCache(NeighbourCacheOptions options, IArpRequester requester)
+    /// <param name="maxFrameLength">The largest frame the segment's port carries (a super-frame buffer's size).</param>
+    public NeighbourCache(NeighbourCacheOptions options, IArpRequester requester, int maxFrameLength = 0)
     {
         options.Validate();
         _options = options;
         _requester = requester;
-        _pool = new FramePool(options.PendingFramesTotal, options.PendingFrameBytes);
+        int superFrameBytes = Math.Max(maxFrameLength, options.PendingFrameBytes);
+        _pool = new FramePool(options.PendingFramesTotal, options.PendingFrameBytes,
+            superFrameBytes > options.PendingFrameBytes ? options.PendingSuperFrames : 0, superFrameBytes);
     }
 
     /// <summary>Milliseconds on a monotonic clock, the cache's notion of now.</summary>
@@ -121,8 +134,12 @@ internal sealed class NeighbourCache
     /// dropped here as <see cref="DropReason.QueueFull"/>, on the caller's counters.
     /// </summary>
     /// <returns>The MAC when the neighbour turned out to be resolved after all (a race with its answer): send now.</returns>
+    public MacAddress? Enqueue(ReadOnlySpan<byte> frame, int wireLength, uint ip, uint arpSenderIp, long now, TrafficCounters counters) =>
+        Enqueue(frame, VirtioNetHeader.None, wireLength, ip, arpSenderIp, now, counters);
+
+    /// <summary>As <see cref="Enqueue(ReadOnlySpan{byte}, int, uint, uint, long, TrafficCounters)"/>, for a frame with offload metadata (kept with it).</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public MacAddress? Enqueue(ReadOnlySpan<byte> frame, int wireLength, uint ip, uint arpSenderIp, long now, TrafficCounters counters)
+    public MacAddress? Enqueue(ReadOnlySpan<byte> frame, in VirtioNetHeader offload, int wireLength, uint ip, uint arpSenderIp, long now, TrafficCounters counters)
     {
         while (true)
         {
@@ -144,14 +161,14 @@ internal sealed class NeighbourCache
                     Volatile.Write(ref n.Mac, 0);
                     n.Probes = 0;
                 }
-                if (n.QueueCount == n.Queue.Length || frame.Length > _pool.FrameBytes || !_pool.TryRent(out byte[]? buffer))
+                if (n.QueueCount == n.Queue.Length || !_pool.TryRent(frame.Length, out byte[]? buffer))
                 {
                     counters.Undelivered(DropReason.QueueFull, wireLength);
                 }
                 else
                 {
                     frame.CopyTo(buffer);
-                    n.Queue[n.QueueCount++] = new PendingFrame(buffer, frame.Length, wireLength);
+                    n.Queue[n.QueueCount++] = new PendingFrame(buffer, frame.Length, wireLength, offload);
                 }
                 if (n.Probes == 0)
                 {
@@ -191,18 +208,21 @@ internal sealed class NeighbourCache
             {
                 return;
             }
-            // ConfirmedAt first, then the MAC (release): a fast-path reader that sees the MAC sees a fresh time.
-            Volatile.Write(ref n.ConfirmedAt, now);
-            Volatile.Write(ref n.Mac, (long)mac.Value | ResolvedBit);
+            // The frames that waited go first, and only then is the MAC published: until then another worker's frame for
+            // this neighbour takes the slow path, waits for this lock and leaves after them, so a flow whose first frames
+            // waited for ARP is not reordered by its next ones overtaking them on the fast path.
             n.Probes = 0;
             for (int i = 0; i < n.QueueCount; i++)
             {
                 ref PendingFrame pending = ref n.Queue[i];
-                send.SendPending(pending.Buffer.AsSpan(0, pending.Length), mac);
+                send.SendPending(pending.Buffer.AsSpan(0, pending.Length), pending.Offload, mac);
                 _pool.Return(pending.Buffer);
                 pending = default;
             }
             n.QueueCount = 0;
+            // ConfirmedAt first, then the MAC (release): a fast-path reader that sees the MAC sees a fresh time.
+            Volatile.Write(ref n.ConfirmedAt, now);
+            Volatile.Write(ref n.Mac, (long)mac.Value | ResolvedBit);
         }
     }
 
@@ -287,7 +307,7 @@ internal sealed class NeighbourCache
         public int QueueCount;
     }
 
-    private record struct PendingFrame(byte[] Buffer, int Length, int WireLength);
+    private record struct PendingFrame(byte[] Buffer, int Length, int WireLength, VirtioNetHeader Offload);
 }
 
 /// <summary>Sends ARP requests for a <see cref="NeighbourCache"/> (its segment's port, MAC and addresses).</summary>
@@ -299,27 +319,39 @@ internal interface IArpRequester
 /// <summary>Sends a frame that waited for its neighbour, once the neighbour's MAC is known.</summary>
 internal interface IPendingFrameSender
 {
-    void SendPending(Span<byte> frame, MacAddress destination);
+    void SendPending(Span<byte> frame, in VirtioNetHeader offload, MacAddress destination);
 }
 
-/// <summary>Buffers for frames waiting on ARP, allocated once: holding a frame never allocates.</summary>
+/// <summary>
+/// Buffers for frames waiting on ARP, allocated once: holding a frame never allocates. Two sizes: ordinary frames, and a
+/// few buffers for GSO super-frames (up to 64 KiB).
+/// </summary>
 internal sealed class FramePool
 {
     private readonly Stack<byte[]> _free;
+    private readonly Stack<byte[]> _freeLarge;
     private readonly int _capacity;
 
-    public FramePool(int count, int frameBytes)
+    public FramePool(int count, int frameBytes, int largeCount = 0, int largeFrameBytes = 0)
     {
         FrameBytes = frameBytes;
-        _capacity = count;
+        LargeFrameBytes = largeCount > 0 ? largeFrameBytes : 0;
+        _capacity = count + largeCount;
         _free = new Stack<byte[]>(count);
         for (int i = 0; i < count; i++)
         {
             _free.Push(new byte[frameBytes]);
         }
+        _freeLarge = new Stack<byte[]>(largeCount);
+        for (int i = 0; i < largeCount; i++)
+        {
+            _freeLarge.Push(new byte[largeFrameBytes]);
+        }
     }
 
     public int FrameBytes { get; }
+
+    public int LargeFrameBytes { get; }
 
     public int InUse
     {
@@ -327,16 +359,22 @@ internal sealed class FramePool
         {
             lock (_free)
             {
-                return _capacity - _free.Count;
+                return _capacity - _free.Count - _freeLarge.Count;
             }
         }
     }
 
-    public bool TryRent([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? buffer)
+    /// <summary>A buffer of at least <paramref name="length"/> bytes; false when none is free (or none is that large).</summary>
+    public bool TryRent(int length, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out byte[]? buffer)
     {
         lock (_free)
         {
-            return _free.TryPop(out buffer);
+            if (length <= FrameBytes)
+            {
+                return _free.TryPop(out buffer);
+            }
+            buffer = null;
+            return length <= LargeFrameBytes && _freeLarge.TryPop(out buffer);
         }
     }
 
@@ -344,7 +382,7 @@ internal sealed class FramePool
     {
         lock (_free)
         {
-            _free.Push(buffer);
+            (buffer.Length == FrameBytes ? _free : _freeLarge).Push(buffer);
         }
     }
 }

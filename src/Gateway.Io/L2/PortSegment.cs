@@ -9,7 +9,11 @@ namespace Gateway.Io.L2;
 /// The gateway's presence on one port's Ethernet segment: its MAC there, which IPv4 addresses it answers ARP
 /// for, its neighbour cache, and delivery of frames to a next hop.
 /// </summary>
-internal sealed class PortSegment : IArpRequester, IPendingFrameSender
+/// <remarks>
+/// Shared by every worker: frames go out through the calling worker's <see cref="PortTransmitter"/> (its queue of the
+/// port), ARP through <see cref="IFramePort.SendControl"/> (any thread).
+/// </remarks>
+internal sealed class PortSegment : IArpRequester
 {
     private readonly Predicate<uint> _answersFor;
     private readonly Predicate<uint> _onLink;
@@ -25,8 +29,8 @@ internal sealed class PortSegment : IArpRequester, IPendingFrameSender
         Mac = mac;
         _answersFor = answersFor;
         _onLink = onLink;
-        _stats = new L2Statistics(port.Name, mac);
-        Neighbours = new NeighbourCache(options, this);
+        _stats = new L2Statistics(port.Name, mac, port as IBatchSendFailures);
+        Neighbours = new NeighbourCache(options, this, port.MaxFrameLength);
     }
 
     public IFramePort Port { get; }
@@ -41,19 +45,20 @@ internal sealed class PortSegment : IArpRequester, IPendingFrameSender
     /// An ARP packet arrived on the segment (RFC 826 "packet reception"): learn the sender when the packet is
     /// aimed at us or updates an entry we hold, and answer requests for addresses we own.
     /// </summary>
-    public void HandleArp(in ArpMessage message, long now)
+    /// <param name="pending">The receiving worker's transmitter on this segment: frames that waited for the sender leave through it.</param>
+    public void HandleArp(in ArpMessage message, long now, PortTransmitter pending)
     {
         // A probe (sender 0.0.0.0) asks without claiming anything: answer it, learn nothing (RFC 5227 §2.1.1).
         bool ours = _answersFor(message.TargetIp);
         if (!message.IsProbe && _onLink(message.SenderIp) && !message.SenderMac.IsGroup)
         {
-            Neighbours.Learn(message.SenderIp, message.SenderMac, create: ours && message.IsRequest, now, this);
+            Neighbours.Learn(message.SenderIp, message.SenderMac, create: ours && message.IsRequest, now, pending);
         }
         if (message.IsRequest && ours && message.SenderIp != message.TargetIp)
         {
             Span<byte> frame = stackalloc byte[Arp.MinimumFrameLength];
             Arp.WriteReply(frame, Mac, message.TargetIp, message);
-            Count(Port.Send(frame), ref _stats.RepliesSent);
+            Count(Port.SendControl(frame), ref _stats.RepliesSent);
         }
         else if (message.IsRequest)
         {
@@ -63,38 +68,33 @@ internal sealed class PortSegment : IArpRequester, IPendingFrameSender
 
     /// <summary>
     /// Sends a translated frame to <paramref name="nextHop"/>: destination MAC from the neighbour cache, source MAC
-    /// ours. An unresolved next hop holds the frame and asks for it with an ARP request from <paramref name="arpSenderIp"/>.
+    /// ours, out through <paramref name="tx"/>. An unresolved next hop holds the frame (with its offload metadata) and
+    /// asks for it with an ARP request from <paramref name="arpSenderIp"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Deliver(Span<byte> frame, int wireLength, uint nextHop, uint arpSenderIp, long now, TrafficCounters counters)
+    public void Deliver(Span<byte> frame, in VirtioNetHeader offload, int wireLength, uint nextHop, uint arpSenderIp, long now, TrafficCounters counters, PortTransmitter tx)
     {
         if (!Neighbours.TryGetFresh(nextHop, now, arpSenderIp, out MacAddress destination))
         {
-            if (Neighbours.Enqueue(frame, wireLength, nextHop, arpSenderIp, now, counters) is not { } resolved)
+            if (Neighbours.Enqueue(frame, offload, wireLength, nextHop, arpSenderIp, now, counters) is not { } resolved)
             {
                 return; // held until the answer comes (or dropped and counted)
             }
             destination = resolved;
         }
-        SendPending(frame, destination);
-    }
-
-    /// <summary>Writes the MACs and sends.</summary>
-    public void SendPending(Span<byte> frame, MacAddress destination)
-    {
         destination.Write(frame.Slice(Ethernet.DestinationOffset));
         Mac.Write(frame.Slice(Ethernet.SourceOffset));
-        if (!Port.Send(frame))
-        {
-            Interlocked.Increment(ref _stats.SendErrors);
-        }
+        tx.Transmit(frame, offload);
     }
+
+    /// <summary>A frame the port refused (link down, device gone).</summary>
+    public void SendFailed() => Interlocked.Increment(ref _stats.SendErrors);
 
     public void SendRequest(uint senderIp, uint targetIp)
     {
         Span<byte> frame = stackalloc byte[Arp.MinimumFrameLength];
         Arp.WriteRequest(frame, Mac, senderIp, targetIp);
-        Count(Port.Send(frame), ref _stats.RequestsSent);
+        Count(Port.SendControl(frame), ref _stats.RequestsSent);
     }
 
     /// <summary>A gratuitous ARP for <paramref name="ip"/> at our MAC (RFC 5227 §3).</summary>
@@ -102,7 +102,7 @@ internal sealed class PortSegment : IArpRequester, IPendingFrameSender
     {
         Span<byte> frame = stackalloc byte[Arp.MinimumFrameLength];
         Arp.WriteAnnouncement(frame, Mac, ip);
-        Count(Port.Send(frame), ref _stats.AnnouncementsSent);
+        Count(Port.SendControl(frame), ref _stats.AnnouncementsSent);
     }
 
     /// <summary>A frame on the segment that was not for us (unicast to another MAC, or a group frame other than ARP).</summary>
@@ -131,11 +131,13 @@ public sealed class L2Statistics
     internal long AnnouncementsSent;
     internal long FramesIgnored;
     internal long SendErrors;
+    private readonly IBatchSendFailures? _batchFailures;
 
-    internal L2Statistics(string port, MacAddress mac)
+    internal L2Statistics(string port, MacAddress mac, IBatchSendFailures? batchFailures = null)
     {
         Port = port;
         Mac = mac;
+        _batchFailures = batchFailures;
     }
 
     /// <summary>The port's interface name.</summary>
@@ -159,6 +161,6 @@ public sealed class L2Statistics
     /// <summary>Frames not for the gateway: unicast to another MAC, broadcast or multicast other than ARP.</summary>
     public long FramesNotForUs => Volatile.Read(ref FramesIgnored);
 
-    /// <summary>Frames the port refused to send (link down, device gone).</summary>
-    public long SendFailures => Volatile.Read(ref SendErrors);
+    /// <summary>Frames the port refused to send (link down, device gone), at once or when its batch was flushed.</summary>
+    public long SendFailures => Volatile.Read(ref SendErrors) + (_batchFailures?.SendFailures ?? 0);
 }

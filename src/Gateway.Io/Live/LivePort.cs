@@ -19,8 +19,12 @@ namespace Gateway.Io.Live;
 /// frames not addressed to the gateway.</para>
 /// <para>Receive and send share one pcap handle: <c>pcap_sendpacket</c> is a <c>send(2)</c> on the capture
 /// socket, safe beside the reader, and a lock keeps two senders from interleaving inside libpcap.</para>
+/// <para>One queue (the port is its own <see cref="IPortQueue"/>): with several workers only worker 0 receives here,
+/// and every worker may send (the lock). No offloads: frames go out whole with finished checksums, so the data path
+/// segments GSO super-frames from a TAP before they leave here; frames captured on a veth whose sender left the
+/// checksum to "hardware" arrive unfinished (which is why the lab turns tx checksumming off behind a live port).</para>
 /// </remarks>
-internal sealed partial class LivePort : IFramePort
+internal sealed partial class LivePort : IFramePort, IPortQueue
 {
     /// <summary>Up to 64 KiB: GRO and TSO on a veth or NIC can hand libpcap frames above the MTU.</summary>
     public const int DefaultMaxFrameLength = 65_536 + 64;
@@ -40,6 +44,35 @@ internal sealed partial class LivePort : IFramePort
     public string Name => _device.Name;
 
     public int MaxFrameLength => DefaultMaxFrameLength;
+
+    public int QueueCount => 1;
+
+    public bool AcceptsGso => false;
+
+    public int PollDescriptor => Volatile.Read(ref _disposed) ? -1 : _selectableFd;
+
+    public IPortQueue Queue(int index) =>
+        index == 0 ? this : throw new ArgumentOutOfRangeException(nameof(index), index, "a libpcap port has one queue.");
+
+    /// <summary>libpcap's own count of frames the kernel dropped because its buffer was full (pcap_stats ps_drop).</summary>
+    public PortKernelDrops KernelDrops()
+    {
+        lock (_sendLock)
+        {
+            if (_disposed)
+            {
+                return PortKernelDrops.Unknown;
+            }
+            try
+            {
+                return _device.Statistics is { } stats ? new PortKernelDrops(stats.DroppedPackets, Known: true) : PortKernelDrops.Unknown;
+            }
+            catch (PcapException)
+            {
+                return PortKernelDrops.Unknown;
+            }
+        }
+    }
 
     /// <summary>Opens interface <paramref name="name"/> for capture and injection by a gateway whose MAC there is <paramref name="gatewayMac"/>.</summary>
     /// <exception cref="IOException">No such interface, or it cannot be opened; the message says what to do.</exception>
@@ -89,26 +122,14 @@ internal sealed partial class LivePort : IFramePort
         return new LivePort(device, selectableFd);
     }
 
-    public int Receive(FrameBatch batch, int timeoutMilliseconds)
+    /// <summary>Takes what libpcap has ready, without waiting (non-blocking mode): 0 from libpcap means drained.</summary>
+    public int Receive(FrameBatch batch)
     {
         if (Volatile.Read(ref _disposed))
         {
             return 0;
         }
         int count = 0;
-        if (!TakeReady(batch, ref count))
-        {
-            // Nothing ready: wait on the capture socket (pcap_get_selectable_fd) rather than inside libpcap, so
-            // every frame is taken through the same allocation-free pointer path.
-            var pollFd = new Tap.LibC.PollFd { Fd = _selectableFd, Events = Tap.LibC.PollIn };
-            unsafe
-            {
-                if (Tap.LibC.Poll(&pollFd, 1, timeoutMilliseconds) <= 0)
-                {
-                    return 0;
-                }
-            }
-        }
         while (count < batch.Capacity && TakeReady(batch, ref count))
         {
         }
@@ -144,10 +165,22 @@ internal sealed partial class LivePort : IFramePort
         }
         data.CopyTo(slot);
         batch.SetLength(index, data.Length, Math.Max(wireLength, data.Length));
+        batch.Offload(index) = VirtioNetHeader.None;
         return index + 1;
     }
 
-    public bool Send(ReadOnlySpan<byte> frame)
+    public bool Send(ReadOnlySpan<byte> frame, in VirtioNetHeader offload)
+    {
+        System.Diagnostics.Debug.Assert(offload.IsPlain, "the data path finishes offloads before a port without them");
+        return SendControl(frame);
+    }
+
+    public void Flush()
+    {
+        // pcap_sendpacket sent each frame at once.
+    }
+
+    public bool SendControl(ReadOnlySpan<byte> frame)
     {
         lock (_sendLock)
         {

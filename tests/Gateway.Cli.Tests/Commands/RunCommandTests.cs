@@ -22,6 +22,16 @@ public sealed class RunCommandTests
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --internet-gateway nope", "--internet-gateway 'nope'")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --vpc-gateway 10.9.9.9", "not a host address of --subnet")]
     [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --stats-interval 5", "--stats-interval needs a data path")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --if-backend pcap", "--if-backend needs a data path")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --if-backend packet", "this data path has none (TAP devices only)")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-if i --vpc-if v --if-backend xdp", "--if-backend must be packet or pcap, not 'xdp'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --workers 2", "--workers needs a data path")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --workers 0", "--workers must be a whole number from 1 to 256, not '0'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --workers 257", "--workers must be a whole number from 1 to 256")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --tap-offloads off", "--tap-offloads needs a data path")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --tap-offloads maybe", "--tap-offloads must be on or off, not 'maybe'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --internet-tap i --vpc-tap v --worker-priority urgent", "--worker-priority must be realtime, high or normal, not 'urgent'")]
+    [InlineData("--state {state} --public-pool 198.51.100.0/24 --subnet 10.0.0.0/24 --worker-priority high", "--worker-priority needs a data path")]
     public async Task CommandLineMistakes_ExitTwoNamingTheProblem(string arguments, string expected)
     {
         string state = Path.Combine(Path.GetTempPath(), "gw-runcmd-" + Guid.NewGuid().ToString("N"));

@@ -64,6 +64,9 @@ public sealed class TopologyTests : IDisposable
     [InlineData("\"control\": null", "\"control\": \"http://127.0.0.1:9700\"", "gateway.control: attaching to a running daemon")]
     [InlineData("\"internetMaxBandwidthOut\": 10", "\"internetMaxBandwidthOut\": -1", "nodes[0].internetAccessible.internetMaxBandwidthOut: must be a whole number")]
     [InlineData("{\n  \"name\"", "{{\n  \"name\"", "not valid JSON at line 1")]
+    [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": 0", "gateway.workers: 0 is not 1 to 256")]
+    [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": \"two\"", "gateway.workers: must be a whole number")]
+    [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"tapOffloads\": \"yes\"", "gateway.tapOffloads: must be true or false")]
     public void AMistakeIsAUsageErrorNamingTheFileAndTheField(string find, string replace, string expected)
     {
         string text = File.ReadAllText(Sample);
@@ -75,6 +78,21 @@ public sealed class TopologyTests : IDisposable
 
         Assert.Contains(path, e.Message, StringComparison.Ordinal);
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WorkersAndTapOffloadsAreReadFromTheGatewaySection_AndDefaultToTheDaemons()
+    {
+        string text = File.ReadAllText(Sample);
+        string path = Path.Combine(_dir, "t.json");
+        File.WriteAllText(path, ReplaceFirst(text, "\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": 3, \"tapOffloads\": false"));
+
+        var t = Topology.Load(path, null);
+
+        Assert.Equal(3, t.Workers);
+        Assert.False(t.TapOffloads);
+        Assert.Null(Topology.Load(Sample, null).Workers);
+        Assert.Null(Topology.Load(Sample, null).TapOffloads);
     }
 
     [Fact]

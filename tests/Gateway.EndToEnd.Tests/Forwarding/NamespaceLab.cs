@@ -48,12 +48,24 @@ public class NamespaceLab : IDisposable
 
     /// <param name="live">
     /// False: the data path creates TAP devices, moved into the namespaces. True: veth pairs whose gateway ends stay
-    /// in the root namespace (no address, IPv6 off) and are used through libpcap, as <c>--internet-if/--vpc-if</c> would.
+    /// in the root namespace (no address, IPv6 off) and are used as <c>--internet-if/--vpc-if</c> would, through
+    /// <paramref name="backend"/>.
     /// </param>
     /// <param name="upstream">True: the internet host is the data path's <c>--internet-gateway</c>.</param>
-    protected NamespaceLab(bool live, bool upstream)
+    /// <param name="bridged">
+    /// True: the internet side is a segment too (a bridge in namespace <see cref="InternetSegment"/> joining the TAP and
+    /// a veth to the internet host), and the bridge ports towards every host finish checksums and segment GSO frames in
+    /// software (<c>ethtool -K … tx off</c>), so every receiving kernel verifies every checksum the gateway produced.
+    /// </param>
+    /// <param name="workers">The data path's workers (queues per TAP); null: its default.</param>
+    /// <param name="backend">How the live ends are opened: AF_PACKET (<c>--if-backend packet</c>) or libpcap.</param>
+    /// <param name="liveVpc">The VPC side alone on a veth end (opened through <paramref name="backend"/>), the internet side a TAP.</param>
+    protected NamespaceLab(bool live, bool upstream, bool bridged = false, int? workers = null, InterfaceBackend backend = InterfaceBackend.Packet, bool liveVpc = false)
     {
         Live = live;
+        LiveVpc = live || liveVpc;
+        Bridged = bridged;
+        Backend = backend;
         SweepLeftovers();
         string id = string.Create(CultureInfo.InvariantCulture, $"{Environment.ProcessId:x}-{Random.Shared.Next(0x10000):x4}");
         string tapId = string.Create(CultureInfo.InvariantCulture, $"{Random.Shared.Next(0x1000000):x6}");
@@ -61,6 +73,7 @@ public class NamespaceLab : IDisposable
         Vpc = $"gwt-{id}-vpc";
         InstanceA = $"gwt-{id}-a";
         InstanceB = $"gwt-{id}-b";
+        InternetSegment = $"gwt-{id}-iseg";
         _scripts = Directory.CreateTempSubdirectory("gwt-").FullName;
         File.WriteAllText(ServerScript, Scripts.Server);
         File.WriteAllText(ClientScript, Scripts.Client);
@@ -78,6 +91,9 @@ public class NamespaceLab : IDisposable
             if (live)
             {
                 CreateVethToRoot(internetPort, Internet, "eth0");
+            }
+            if (LiveVpc)
+            {
                 CreateVethToRoot(vpcPort, Vpc, "gw");
             }
             Path = LabDataPath.Start(
@@ -85,12 +101,14 @@ public class NamespaceLab : IDisposable
                 {
                     InternetTap = live ? null : internetPort,
                     InternetInterface = live ? internetPort : null,
-                    VpcTap = live ? null : vpcPort,
-                    VpcInterface = live ? vpcPort : null,
+                    VpcTap = LiveVpc ? null : vpcPort,
+                    VpcInterface = LiveVpc ? vpcPort : null,
+                    InterfaceBackend = backend,
                     VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"),
                     InternetGateway = upstream ? Ip(InternetHostAddress) : null,
                     // Short ARP timers so a failed resolution shows within a test; the logic is the same.
                     Neighbours = new NeighbourCacheOptions { RetryMilliseconds = 200, MaxProbes = 3 },
+                    Workers = workers ?? Environment.ProcessorCount,
                 },
                 Bindings,
                 KnownPrivates);
@@ -104,6 +122,9 @@ public class NamespaceLab : IDisposable
     }
 
     public string Internet { get; }
+
+    /// <summary>The internet segment's namespace (bridge) in a <see cref="Bridged"/> lab; unused otherwise.</summary>
+    public string InternetSegment { get; }
     public string Vpc { get; }
     public string InstanceA { get; }
     public string InstanceB { get; }
@@ -126,9 +147,17 @@ public class NamespaceLab : IDisposable
 
     public bool Live { get; }
 
+    /// <summary>How the live ends are opened (only meaningful when <see cref="Live"/> or <see cref="LiveVpc"/>).</summary>
+    public InterfaceBackend Backend { get; }
+
+    /// <summary>The VPC side is a live interface, whether or not the internet side is.</summary>
+    public bool LiveVpc { get; }
+
+    public bool Bridged { get; }
+
     private void CreateNamespaces()
     {
-        foreach (var ns in new[] { Internet, Vpc, InstanceA, InstanceB })
+        foreach (var ns in Bridged ? new[] { Internet, InternetSegment, Vpc, InstanceA, InstanceB } : new[] { Internet, Vpc, InstanceA, InstanceB })
         {
             Shell.Must("ip", "netns", "add", ns);
             _namespaces.Add(ns);
@@ -151,8 +180,21 @@ public class NamespaceLab : IDisposable
     {
         // Internet: the TAP (or the veth peer) is the host's NIC. The second documentation range is on-link too,
         // so the host ARPs for both kinds of public address directly, as hosts on a shared segment do.
-        string tapI = Live ? "eth0" : Path.InternetPortName;
-        if (!Live)
+        string tapI = Live || Bridged ? "eth0" : Path.InternetPortName;
+        if (Bridged)
+        {
+            // TAP — br0 — ph ═ veth ═ eth0 of the internet host; ph finishes checksums in software.
+            Shell.Must("ip", "-n", InternetSegment, "link", "add", "br0", "type", "bridge");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "br0", "up");
+            Shell.Must("ip", "link", "set", Path.InternetPortName, "netns", InternetSegment);
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", Path.InternetPortName, "master", "br0");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", Path.InternetPortName, "up");
+            Shell.Must("ip", "-n", InternetSegment, "link", "add", "ph", "type", "veth", "peer", "name", "eth0", "netns", Internet);
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "ph", "master", "br0");
+            Shell.Must("ip", "-n", InternetSegment, "link", "set", "ph", "up");
+            SoftwareChecksums(InternetSegment, "ph");
+        }
+        else if (!Live)
         {
             Shell.Must("ip", "link", "set", tapI, "netns", Internet);
         }
@@ -167,10 +209,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "netns", "exec", Internet, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1");
 
         // VPC: a bridge joining the gateway's TAP and one veth per instance.
-        string tapV = Live ? "gw" : Path.VpcPortName;
+        string tapV = LiveVpc ? "gw" : Path.VpcPortName;
         Shell.Must("ip", "-n", Vpc, "link", "add", "br0", "type", "bridge");
         Shell.Must("ip", "-n", Vpc, "link", "set", "br0", "up");
-        if (!Live)
+        if (!LiveVpc)
         {
             Shell.Must("ip", "link", "set", tapV, "netns", Vpc);
         }
@@ -189,6 +231,10 @@ public class NamespaceLab : IDisposable
         Shell.Must("ip", "-n", Vpc, "link", "add", bridgePort, "type", "veth", "peer", "name", "eth0", "netns", ns);
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "master", "br0");
         Shell.Must("ip", "-n", Vpc, "link", "set", bridgePort, "up");
+        if (Bridged)
+        {
+            SoftwareChecksums(Vpc, bridgePort);
+        }
         Shell.Must("ip", "-n", ns, "addr", "add", $"{address}/24", "dev", "eth0");
         DisableChecksumOffload(ns, "eth0");
         Shell.Must("ip", "-n", ns, "link", "set", "eth0", "up");
@@ -198,16 +244,25 @@ public class NamespaceLab : IDisposable
     /// <summary>
     /// A veth leaves TCP/UDP checksums to be filled in "by the NIC" (CHECKSUM_PARTIAL); libpcap captures them unfilled,
     /// and a translator that updates checksums incrementally (RFC 1624) would pass the hole on. Hosts whose frames a
-    /// live port captures compute checksums themselves, as every pcap-based forwarder needs. TAP devices receive
-    /// frames whole, so the TAP lab needs nothing.
+    /// libpcap port captures compute checksums themselves, as every pcap-based forwarder needs. The AF_PACKET port
+    /// learns of the partial checksum from the frame's virtio_net_hdr and passes it on as such, and TAP devices hand
+    /// over frames with their offload metadata too, so neither needs anything.
     /// </summary>
     private void DisableChecksumOffload(string ns, string device)
     {
-        if (Live)
+        if (Backend == InterfaceBackend.Pcap && (Live || (LiveVpc && ns != Internet)))
         {
             Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
         }
     }
+
+    /// <summary>
+    /// A bridge port that cannot checksum or segment (<c>tx off</c>): the kernel finishes every partial checksum and
+    /// cuts every GSO frame in software before it leaves there (validate_xmit_skb), from the pseudo-header sum the
+    /// gateway left in the field, so the host behind it receives whole frames (CHECKSUM_NONE) and verifies them.
+    /// </summary>
+    private static void SoftwareChecksums(string ns, string device) =>
+        Shell.Must("ip", "netns", "exec", ns, "ethtool", "-K", device, "tx", "off");
 
     private void StartServer(string ns, string name)
     {
@@ -381,11 +436,20 @@ internal static class Scripts
         """;
 }
 
-/// <summary>The same lab with the gateway on veth ends through libpcap (<c>--internet-if/--vpc-if</c>) instead of TAP devices.</summary>
+/// <summary>The same lab with the gateway on veth ends (<c>--internet-if/--vpc-if</c>) through AF_PACKET instead of TAP devices.</summary>
 public sealed class LiveNamespaceLab : NamespaceLab
 {
     public LiveNamespaceLab()
-        : base(live: true, upstream: false)
+        : base(live: true, upstream: false, backend: InterfaceBackend.Packet)
+    {
+    }
+}
+
+/// <summary>The veth lab through libpcap (<c>--if-backend pcap</c>), the fallback backend.</summary>
+public sealed class PcapLiveNamespaceLab : NamespaceLab
+{
+    public PcapLiveNamespaceLab()
+        : base(live: true, upstream: false, backend: InterfaceBackend.Pcap)
     {
     }
 }
@@ -395,6 +459,30 @@ public sealed class UpstreamNamespaceLab : NamespaceLab
 {
     public UpstreamNamespaceLab()
         : base(live: false, upstream: true)
+    {
+    }
+}
+
+/// <summary>
+/// The TAP lab for offloads: both sides bridged, every host behind a bridge port that finishes checksums and segments
+/// in software (so every receiving kernel verifies what the gateway sent), and two workers (two queues per TAP).
+/// </summary>
+public sealed class OffloadNamespaceLab : NamespaceLab
+{
+    public OffloadNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2)
+    {
+    }
+}
+
+/// <summary>
+/// The internet side a TAP with offloads (bridged, hosts verifying in software), the VPC side a veth end through
+/// libpcap (<c>--if-backend pcap</c>): a port that takes no GSO, so super-frames from the internet are segmented by the gateway itself.
+/// </summary>
+public sealed class MixedPortsNamespaceLab : NamespaceLab
+{
+    public MixedPortsNamespaceLab()
+        : base(live: false, upstream: false, bridged: true, workers: 2, backend: InterfaceBackend.Pcap, liveVpc: true)
     {
     }
 }

@@ -1,5 +1,6 @@
 using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Translation;
+using Gateway.Io.Ports;
 
 namespace Gateway.Io.L2.Tests;
 
@@ -17,7 +18,7 @@ public sealed class NeighbourCacheTests
 
         public void SendRequest(uint senderIp, uint targetIp) => Requests.Add((senderIp, targetIp));
 
-        public void SendPending(Span<byte> frame, MacAddress destination) => Sent.Add((frame.ToArray(), destination));
+        public void SendPending(Span<byte> frame, in VirtioNetHeader offload, MacAddress destination) => Sent.Add((frame.ToArray(), destination));
     }
 
     private static readonly NeighbourCacheOptions s_options = new()
@@ -64,6 +65,29 @@ public sealed class NeighbourCacheTests
         Assert.True(cache.TryGetFresh(Neighbour, 40, Gateway, out var mac));
         Assert.Equal(s_mac, mac);
         Assert.Equal(2, counters.ForwardedPacketCount);
+    }
+
+    /// <summary>Looks at the cache from inside the flush, as another worker's fast path would at that moment.</summary>
+    private sealed class Observer(Func<bool> fastPathSeesTheNeighbour) : IPendingFrameSender
+    {
+        public List<bool> SeenDuringFlush { get; } = [];
+
+        public void SendPending(Span<byte> frame, in VirtioNetHeader offload, MacAddress destination) => SeenDuringFlush.Add(fastPathSeesTheNeighbour());
+    }
+
+    [Fact]
+    public void TheFramesThatWaitedLeaveBeforeTheMacIsPublished_SoLaterFramesCannotOvertakeThem()
+    {
+        var cache = new NeighbourCache(s_options, new Segment());
+        var counters = Forwarded(2);
+        cache.Enqueue([1], 60, Neighbour, Gateway, now: 0, counters);
+        cache.Enqueue([2], 60, Neighbour, Gateway, now: 1, counters);
+        var observer = new Observer(() => cache.TryGetFresh(Neighbour, 2, Gateway, out _));
+
+        cache.Learn(Neighbour, s_mac, create: false, now: 2, observer);
+
+        Assert.Equal([false, false], observer.SeenDuringFlush); // another worker takes the slow path meanwhile
+        Assert.True(cache.TryGetFresh(Neighbour, 3, Gateway, out _));
     }
 
     [Fact]
