@@ -389,7 +389,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             }
             else
             {
-                var response = await _etcd.RangeAsync(key, 0, _stop.Token, prefix: false).ConfigureAwait(false);
+                var response = await _etcd.Kv.RangeAsync(new RangeRequest { Key = _etcd.Key(key) }, EtcdConnection.Headers, DateTime.UtcNow + BumpTimeout, _stop.Token).ConfigureAwait(false);
                 holder = response.Kvs.Count == 0 ? null : Parse(response.Kvs[0]);
                 if (holder is not null && holder.Node == Name && holder.Epoch == Interlocked.Read(ref _epoch))
                 {
@@ -405,7 +405,9 @@ internal sealed class ClusterNode : IAsyncDisposable
             // (QuorumProbe): then the role can change hands only through this node's lease, which outlives the proof
             // by its TTL. A silent standby (dead, or cut off from us but perhaps not from etcd's majority) gets no such
             // allowance: it might commit a takeover the moment etcd can, so the data path fences itself.
-            if (!_stop.IsCancellationRequested && NoStandby() && _activeAuthority.NeedsBump(Stopwatch.GetTimestamp()))
+            // Asked on every failed turn (three Status calls), so the allowance stays a TTL ahead instead of lapsing
+            // between a slow failure and the next proof.
+            if (!_stop.IsCancellationRequested && NoStandby())
             {
                 long askedAt = Stopwatch.GetTimestamp();
                 bool proven = await _quorum.NoQuorumAsync(_stop.Token).ConfigureAwait(false) && NoStandby();
