@@ -95,10 +95,13 @@ internal sealed class ClusterDaemons : IDisposable
     /// The bindings etcd holds, read with etcdctl (an independent client) straight from the records: each instance's
     /// EIP address if one is bound to it, else its ordinary public IP; as "public>private".
     /// </summary>
-    public SortedSet<string> BindingsInEtcd()
+    public SortedSet<string> BindingsInEtcd() => BindingsInEtcd(_etcd.Endpoints, Prefix);
+
+    /// <summary>The same for any prefix of any etcd cluster.</summary>
+    public static SortedSet<string> BindingsInEtcd(string endpoints, string prefix)
     {
-        var instances = EtcdJson("state/instances/");
-        var addresses = EtcdJson("state/addresses/");
+        var instances = EtcdJson(endpoints, prefix, "state/instances/");
+        var addresses = EtcdJson(endpoints, prefix, "state/addresses/");
         var eipOf = new Dictionary<string, uint>(StringComparer.Ordinal);
         foreach (var a in addresses)
         {
@@ -120,11 +123,11 @@ internal sealed class ClusterDaemons : IDisposable
         return result;
     }
 
-    private List<JsonNode> EtcdJson(string relative)
+    private static List<JsonNode> EtcdJson(string endpoints, string prefix, string relative)
     {
         var info = new ProcessStartInfo("etcdctl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["ETCDCTL_API"] = "3";
-        foreach (string arg in (string[])["--endpoints", _etcd.Endpoints, "get", "--prefix", Prefix + relative, "--print-value-only"])
+        foreach (string arg in (string[])["--endpoints", endpoints, "get", "--prefix", prefix + relative, "--print-value-only"])
         {
             info.ArgumentList.Add(arg);
         }
