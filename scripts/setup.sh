@@ -11,13 +11,15 @@ set -euo pipefail
 # ethtool: turns offloads off where a test (or a libpcap lab, --if-backend pcap) needs the kernel to finish checksums.
 # nodejs (with npm): the official Tencent Cloud Node SDK drives the API in tests/sdk-node.
 # bc: the replay benchmark script adds up CPU seconds.
+# iperf3: TCP through the lab against the bandwidth caps (end-to-end tests of issue 11).
+# prometheus: the real server (and promtool) scrapes the daemon's --metrics endpoint in the end-to-end tests.
 # zsh, fish: the scripts of 'gateway completion' are tested in the real shells (bash is always there).
 # clang, zlib1g-dev: the Native AOT build of the CLI (scripts/publish.sh) links with them.
 # etcd-server: the cluster's store (the tests and 'gateway lab' start their own members); etcd-client: etcdctl, the
 #   tests' independent reader of what etcd holds. iperf3: the cluster failover test's TCP load.
 # chromium, fonts-dejavu-core: the web console's browser tests drive Debian's Chromium through Playwright
 #   (/usr/bin/chromium; Playwright's own browser download is never used), with a font for its screenshots.
-packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish clang zlib1g-dev etcd-server etcd-client iperf3 chromium fonts-dejavu-core)
+packages=(libpcap0.8 libpcap-dev tcpreplay tshark iproute2 iputils-ping curl procps python3 ethtool nodejs bc zsh fish clang zlib1g-dev etcd-server etcd-client iperf3 chromium fonts-dejavu-core prometheus)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -46,6 +46,7 @@ internal sealed class BenchWorker
     private readonly BatchFrame[] _batchFrames;
     private readonly DropReason[] _verdicts;
     private readonly int[] _ringIndex; // ring entry of each batch slot
+    private readonly Gateway.DataPlane.Policing.PolicerLane? _lane; // --cap-mbps: this worker's lane of the policer
     private int _cursor;
 
     public TrafficCounters Counters { get; }
@@ -62,8 +63,9 @@ internal sealed class BenchWorker
     /// <summary>CPU time this worker's thread used in the measured interval (ns), or -1 where unknown.</summary>
     public long MeasuredCpuNanoseconds { get; private set; }
 
-    public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved)
+    public BenchWorker(BindingTable table, ThroughputBenchOptions options, int workerIndex, byte[] everMoved, Gateway.DataPlane.Policing.Policer? policer = null)
     {
+        _lane = policer?.CreateLane();
         _translator = new Translator(table);
         _batch = options.BatchSize;
         _ringMask = options.RingFrames - 1;
@@ -182,7 +184,11 @@ internal sealed class BenchWorker
             ringIndex[k] = j;
         }
         _cursor = cursor;
-        _translator.TranslateEthernetBatch(work, frames, _verdicts, Counters);
+        if (_lane is not null)
+        {
+            _lane.Now = Gateway.DataPlane.Policing.Policer.MonotonicTicks(); // once per batch, as the data path's workers do
+        }
+        _translator.TranslateEthernetBatch(work, frames, _verdicts, Counters, TranslateMode.Infer, _lane);
         long impossible = 0;
         for (int k = 0; k < frames.Length; k++)
         {
@@ -205,6 +211,10 @@ internal sealed class BenchWorker
         byte[] pristine = _pristine;
         int cursor = _cursor;
         long impossible = 0;
+        if (_lane is not null)
+        {
+            _lane.Now = Gateway.DataPlane.Policing.Policer.MonotonicTicks();
+        }
         for (int k = 0; k < _batch; k++)
         {
             int j = cursor;
@@ -213,7 +223,7 @@ internal sealed class BenchWorker
             Restore(pristine, j * RestoreLength, work, slot);
             int length = _lengths[j];
             var frame = work.AsSpan(slot, length);
-            if (_translator.TranslateEthernet(frame, length, Counters) == DropReason.None)
+            if (_translator.TranslateEthernet(frame, length, Counters, TranslateMode.Infer, _lane) == DropReason.None)
             {
                 impossible += Check(pristine.AsSpan(j * RestoreLength, RestoreLength), frame);
             }
@@ -271,7 +281,9 @@ internal sealed class BenchWorker
         long frames = 0;
         long sink = 0;
         int cursor = 0;
-        while (Stopwatch.GetTimestamp() < end)
+        // At least one batch: on a machine so loaded that the thread sleeps through the whole interval, no batch would
+        // mean 0 frames and an infinite figure (which the JSON output cannot carry).
+        do
         {
             for (int k = 0; k < _batch; k++)
             {
@@ -283,6 +295,7 @@ internal sealed class BenchWorker
             }
             frames += _batch;
         }
+        while (Stopwatch.GetTimestamp() < end);
         GC.KeepAlive(sink);
         // CPU time where the platform has it: on a shared machine wall time counts other processes' turns too.
         long cpuEnd = ThreadCpuClock.Nanoseconds();

@@ -57,9 +57,12 @@ public static class ThroughputBench
 
         var setupClock = Stopwatch.StartNew();
         var table = new BindingTable(options.Bindings);
+        var policer = options.CapMbps > 0 ? new Gateway.DataPlane.Policing.Policer(options.Bindings + 1024) : null;
+        var caps = Gateway.DataPlane.Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps);
         for (int i = 0; i < options.Bindings; i++)
         {
-            table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
+            int id = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
+            policer?.SetCaps(id, caps);
         }
         long indexBytes = table.IndexBytes;
         long idMapBytes = table.IdMapBytes;
@@ -67,7 +70,7 @@ public static class ThroughputBench
         var everMoved = new byte[options.Bindings];
         var workers = new BenchWorker[options.Workers];
         // Built in parallel to shorten setup: each worker's ring takes ~0.3 s (64 B) to ~1 s (1500 B) to build.
-        Parallel.For(0, options.Workers, w => workers[w] = new BenchWorker(table, options, w, everMoved));
+        Parallel.For(0, options.Workers, w => workers[w] = new BenchWorker(table, options, w, everMoved, policer));
         double restoreNs = workers[0].MeasureRestoreNanoseconds(TimeSpan.FromMilliseconds(200));
         var (visibilityMedian, visibilityP99) = VisibilityProbe.Measure(table, 1000);
         double setupSeconds = setupClock.Elapsed.TotalSeconds;
@@ -82,7 +85,7 @@ public static class ThroughputBench
         }
         control.WaitForWorkers();
 
-        using var churn = options.ChurnPerSecond > 0 ? new ChurnWriter(table, options, everMoved) : null;
+        using var churn = options.ChurnPerSecond > 0 ? new ChurnWriter(table, options, everMoved, policer) : null;
         churn?.Start();
 
         Follow(workers, options.Warmup, warmup: true, progress);
@@ -199,7 +202,7 @@ public static class ThroughputBench
 /// Each step moves a random binding i from Q(i, 0) to Q(i, 1) and back (two rebinds), so the pre-built frames
 /// stay translatable and every frame in flight meets either the old binding or the new one.
 /// </summary>
-internal sealed class ChurnWriter(BindingTable table, ThroughputBenchOptions options, byte[] everMoved) : IDisposable
+internal sealed class ChurnWriter(BindingTable table, ThroughputBenchOptions options, byte[] everMoved, Gateway.DataPlane.Policing.Policer? policer) : IDisposable
 {
     private Thread? _running;
     private volatile bool _stop;
@@ -226,8 +229,10 @@ internal sealed class ChurnWriter(BindingTable table, ThroughputBenchOptions opt
                 int i = (int)(random.Next() % (ulong)options.Bindings);
                 // Flag first: the bind's release store publishes it to any worker that then sees Q(i, 1).
                 Volatile.Write(ref everMoved[i], 1);
-                table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 1));
-                table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
+                int moved = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 1));
+                policer?.SetCaps(moved, Gateway.DataPlane.Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps)); // as the control plane does
+                int back = table.Bind(BenchAddresses.Public(i), BenchAddresses.Private(i, 0));
+                policer?.SetCaps(back, Gateway.DataPlane.Policing.BandwidthCaps.FromMbps(options.CapMbps, options.CapMbps));
                 done += 2;
                 Interlocked.Exchange(ref _rebinds, done);
             }

@@ -47,6 +47,12 @@ public sealed record ThroughputBenchOptions
 
     public ulong Seed { get; init; } = 1;
 
+    /// <summary>
+    /// When positive, every binding is capped at this many Mbps each way and every frame passes through the policer
+    /// (<c>--cap-mbps</c>): what caps cost when they are set but not exceeded. 0: no policer.
+    /// </summary>
+    public int CapMbps { get; init; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first option that is out of range.</summary>
     public void Validate()
     {
@@ -65,6 +71,10 @@ public sealed record ThroughputBenchOptions
         if (Duration <= TimeSpan.Zero || Warmup < TimeSpan.Zero)
         {
             throw new ArgumentException("duration must be positive and warm-up not negative.");
+        }
+        if (CapMbps < 0 || CapMbps > 100_000)
+        {
+            throw new ArgumentException($"cap must be 0 (none) to 100000 Mbps, not {CapMbps}.");
         }
         if (BatchSize < 1 || BatchSize > 1024)
         {

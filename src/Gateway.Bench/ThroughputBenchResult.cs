@@ -102,6 +102,7 @@ public sealed record ThroughputBenchResult
         json.WriteNumber("batch", Options.BatchSize);
         json.WriteBoolean("prefetch", Options.Prefetch);
         json.WriteNumber("ringFrames", Options.RingFrames);
+        json.WriteNumber("capMbps", Options.CapMbps);
         json.WriteNumber("seconds", Math.Round(Seconds, 3));
         json.WriteNumber("frames", Frames);
         json.WriteNumber("forwarded", Forwarded);
@@ -168,7 +169,7 @@ public sealed record ThroughputBenchResult
     {
         ArgumentNullException.ThrowIfNull(writer);
         var c = CultureInfo.InvariantCulture;
-        writer.WriteLine(string.Create(c, $"frames      {Frames:N0} in {Seconds:F2} s ({Options.Workers} worker(s), {FrameSizeName(Options.FrameSize)} B frames, {Options.Bindings:N0} bindings)"));
+        writer.WriteLine(string.Create(c, $"frames      {Frames:N0} in {Seconds:F2} s ({Options.Workers} worker(s), {FrameSizeName(Options.FrameSize)} B frames, {Options.Bindings:N0} bindings{(Options.CapMbps > 0 ? $", every binding capped at {Options.CapMbps} Mbps each way" : "")})"));
         writer.WriteLine(string.Create(c, $"rate        {Mpps:F2} Mpps   {Gbps:F2} Gbps (frame bytes + FCS)"));
         writer.WriteLine(string.Create(c, $"per frame   {NanosecondsPerFrame:F1} ns per worker (of which restore + check ≈ {RestoreNanosecondsPerFrame:F1} ns, measured alone)"));
         if (WorkerCpuNanoseconds >= 0)

@@ -15,13 +15,14 @@ const require = createRequire(import.meta.url);
 const tencentcloud = require("tencentcloud-sdk-nodejs");
 const CvmClient = tencentcloud.cvm.v20170312.Client;
 const VpcClient = tencentcloud.vpc.v20170312.Client;
+const MonitorClient = tencentcloud.monitor.v20180724.Client;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "..", "..");
 
 /**
  * A daemon of its own (or the one GATEWAY_API names): `await gateway.start()` in before(), `await gateway.stop()` in
- * after(); `gateway.clients()` gives { cvm, vpc } SDK clients signed with its keys (or with `keyOverride`).
+ * after(); `gateway.clients()` gives { cvm, vpc, monitor } SDK clients signed with its keys (or with `keyOverride`).
  */
 export function gatewayDaemon(args) {
   const state = {
@@ -83,7 +84,7 @@ export function gatewayDaemon(args) {
         region: "ap-guangzhou",
         profile: { httpProfile: { endpoint: state.endpoint, protocol: "http://", reqTimeout: 30 } },
       };
-      return { cvm: new CvmClient(config), vpc: new VpcClient(config) };
+      return { cvm: new CvmClient(config), vpc: new VpcClient(config), monitor: new MonitorClient(config) };
     },
   };
 }

@@ -29,6 +29,8 @@ internal static class BenchCommand
         var bindings = command.Define(CliSymbols.Int("--bindings", "n", $"bindings in the table, 1 to {BenchAddresses.MaxBindings}", 1_000_000, 1, BenchAddresses.MaxBindings));
         var workers = command.Define(CliSymbols.Int("--workers", "n", "worker threads, each with its own frames and counters", 1, 1, 256));
         var churn = command.Define(CliSymbols.Int("--churn", "n", "rebinds per second by a writer thread while traffic flows", 0, 0, 10_000_000));
+        var capMbps = command.Define(CliSymbols.Int("--cap-mbps", "n",
+            "cap every binding at N Mbps each way and police every frame (the cost of caps set but not exceeded: pick N above what a binding gets; 0: no policer)", 0, 0, 100_000));
         var duration = command.Define(CliSymbols.Double("--duration", "seconds", "seconds measured", 10, 0.05, 86_400));
         var warmup = command.Define(CliSymbols.Double("--warmup", "seconds", "seconds translated before the clock starts", 1, 0, 3_600));
         var batch = command.Define(CliSymbols.Int("--batch", "n", "frames per batch", 32, 1, 1024));
@@ -47,6 +49,7 @@ internal static class BenchCommand
             Bindings = p.GetValue(bindings),
             Workers = p.GetValue(workers),
             ChurnPerSecond = p.GetValue(churn),
+            CapMbps = p.GetValue(capMbps),
             Duration = TimeSpan.FromSeconds(p.GetValue(duration)),
             Warmup = TimeSpan.FromSeconds(p.GetValue(warmup)),
             BatchSize = p.GetValue(batch),

@@ -50,7 +50,9 @@ internal static class CtlCommand
         var createPrivateIps = create.Define(CliSymbols.Many("--private-ip", "a.b.c.d", "the private address of each instance (repeatable)"));
         var createNoPublicIp = create.Define(CliSymbols.Flag("--no-public-ip", "PublicIpAssigned=false: no public IP even with bandwidth"));
         var createName = create.Define(CliSymbols.Text("--name", "name", "InstanceName"));
-        Add(ctl, connection, create, p => Create(p.GetValue(createBandwidth), p.GetValue(createCount), p.GetValue(createPrivateIps)!, p.GetValue(createNoPublicIp), p.GetValue(createName)));
+        var createChargeType = create.Define(CliSymbols.Text("--charge-type", "type",
+            "InternetChargeType: TRAFFIC_POSTPAID_BY_HOUR (default, 0-100 Mbps), BANDWIDTH_POSTPAID_BY_HOUR (0-100), BANDWIDTH_PACKAGE (0-2000), BANDWIDTH_PREPAID (0-200)"));
+        Add(ctl, connection, create, p => Create(p.GetValue(createBandwidth), p.GetValue(createCount), p.GetValue(createPrivateIps)!, p.GetValue(createNoPublicIp), p.GetValue(createName), p.GetValue(createChargeType)));
 
         var terminate = new Command("terminate", "terminate instances (their public IPs go back to the pool)");
         var terminateIds = terminate.Define(InstanceIds());
@@ -83,6 +85,10 @@ internal static class CtlCommand
 
         Add(ctl, connection, "quota", "EIPs held and the quota", [], _ => c => Quota(c));
         Add(ctl, connection, "cluster", "the nodes sharing the etcd state: the active one, each node's applied revision and its lag", [], _ => c => Cluster(c));
+
+        var traffic = new Command("traffic", "per instance: caps, rates of the last second, totals, drops by the caps");
+        var trafficIds = traffic.Define(CliSymbols.Positionals("ins-id", "the instances (ins-...; default: all)", ArgumentArity.ZeroOrMore, "instance id"));
+        Add(ctl, connection, traffic, p => Traffic(p.GetValue(trafficIds) ?? []));
 
         Add(ctl, connection, "vpcs", "list VPCs (DescribeVpcs): the one the daemon emulates", [], _ => c => ListVpcs(c));
         Add(ctl, connection, "subnets", "list subnets (DescribeSubnets): id, CIDR, zone, free private addresses", [], _ => c => ListSubnets(c));
@@ -189,11 +195,15 @@ internal static class CtlCommand
         return ExitCodes.Ok;
     }
 
-    private static Func<ApiClient, Task> Create(int bandwidth, int count, string[] privateIps, bool noPublicIp, string? name)
+    private static Func<ApiClient, Task> Create(int bandwidth, int count, string[] privateIps, bool noPublicIp, string? name, string? chargeType)
     {
         return async c =>
         {
             var internet = new JsonObject { ["InternetMaxBandwidthOut"] = bandwidth };
+            if (chargeType is not null)
+            {
+                internet["InternetChargeType"] = chargeType;
+            }
             if (noPublicIp)
             {
                 internet["PublicIpAssigned"] = false;
@@ -389,6 +399,42 @@ internal static class CtlCommand
             z.GetProperty("ZoneId").GetString() ?? "",
             z.GetProperty("ZoneState").GetString() ?? "",
         })));
+    }
+
+    private static Func<ApiClient, Task> Traffic(string[] ids)
+    {
+        return async c =>
+        {
+            var p = new JsonObject();
+            if (ids.Length > 0)
+            {
+                p["InstanceIds"] = new JsonArray([.. ids.Select(id => (JsonNode)id)]);
+            }
+            // The emulator's own action (not a cloud one), served beside GetMonitorData.
+            var r = await c.CallAsync("monitor", "2018-07-24", "DescribeTrafficMeters", p).ConfigureAwait(false);
+            var inv = CultureInfo.InvariantCulture;
+            var rows = r.GetProperty("InstanceSet").EnumerateArray().Select(t => new[]
+            {
+                t.GetProperty("InstanceId").GetString()!,
+                t.GetProperty("PublicIpAddress").GetString() ?? "-",
+                Cap(t.GetProperty("BandwidthOutKbps").GetInt64()) + " / " + Cap(t.GetProperty("BandwidthInKbps").GetInt64()),
+                t.GetProperty("OutMbps").GetDouble().ToString("0.00", inv) + " / " + t.GetProperty("InMbps").GetDouble().ToString("0.00", inv),
+                Bytes(t.GetProperty("OutBytes").GetInt64()) + " / " + Bytes(t.GetProperty("InBytes").GetInt64()),
+                t.GetProperty("OutPackets").GetInt64().ToString(inv) + " / " + t.GetProperty("InPackets").GetInt64().ToString(inv),
+                t.GetProperty("OutDroppedPackets").GetInt64().ToString(inv) + " / " + t.GetProperty("InDroppedPackets").GetInt64().ToString(inv),
+            });
+            Console.Write(Table(["INSTANCE", "PUBLIC IP", "CAP OUT / IN", "MBPS OUT / IN", "BYTES OUT / IN", "PACKETS OUT / IN", "DROPPED BY CAP OUT / IN"], rows));
+        };
+
+        static string Cap(long kbps) => kbps == 0 ? "none" : (kbps / 1000m).ToString("0.###", CultureInfo.InvariantCulture) + " Mbps";
+
+        static string Bytes(long bytes) => bytes switch
+        {
+            < 10_000 => bytes.ToString(CultureInfo.InvariantCulture) + " B",
+            < 10_000_000 => (bytes / 1e3).ToString("0.0", CultureInfo.InvariantCulture) + " kB",
+            < 10_000_000_000 => (bytes / 1e6).ToString("0.0", CultureInfo.InvariantCulture) + " MB",
+            _ => (bytes / 1e9).ToString("0.0", CultureInfo.InvariantCulture) + " GB",
+        };
     }
 
     private static async Task Quota(ApiClient c)

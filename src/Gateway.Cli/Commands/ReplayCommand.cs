@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.DataPlane.Translation;
 using Gateway.Cli.Infrastructure;
 using Gateway.Io.Pcap;
@@ -29,12 +30,12 @@ internal static class ReplayCommand
             "input capture", "the input capture is missing (a file name, or - for standard input).", kind: ValueKind.File));
         var output = command.Define(CliSymbols.Text("-o", "file", "translated capture: pcap, or pcapng when FILE ends in .pcapng; - for standard output",
             required: true, kind: ValueKind.File, aliases: "--output"));
-        var bindings = command.Define(CliSymbols.Text("--bindings", "file", """{"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, ...]}""",
+        var bindings = command.Define(CliSymbols.Text("--bindings", "file", """{"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, ...]}; an entry may add "bandwidthOutMbps" and "bandwidthInMbps" (inbound defaults to 10, or to the outbound cap above 10): the policer then runs on the capture's timestamps""",
             required: true, kind: ValueKind.File));
         var stats = command.Define(CliSymbols.Text("--stats-json", "file", """write {"received":N,"transmitted":N,"dropped":N,"drops":{"<reason>":N,...}} (- for standard output)""",
             kind: ValueKind.File));
         var events = command.Define(CliSymbols.Text("--events", "file",
-            """JSON lines {"at":<capture time, s>,"op":"bind"|"unbind","publicIp":...,"privateIp":...} applied when the replay reaches that capture time""",
+            """JSON lines {"at":<capture time, s>,"op":"bind"|"unbind"|"bandwidth","publicIp":...,"privateIp":...,"bandwidthOutMbps":...} applied when the replay reaches that capture time""",
             kind: ValueKind.File));
         command.SetRun(p => Run(p.GetValue(input)!, p.GetValue(output)!, p.GetValue(bindings)!, p.GetValue(stats), p.GetValue(events)));
         return command;
@@ -52,7 +53,7 @@ internal static class ReplayCommand
         }
 
         // Everything that can be wrong with the configuration is found before a byte is written.
-        IReadOnlyList<Binding> bindings;
+        IReadOnlyList<ReplayBinding> bindings;
         IReadOnlyList<BindingEvent> events;
         try
         {
@@ -83,7 +84,7 @@ internal static class ReplayCommand
         summary.Write(FormatSummary(input, output, result));
         if (statsPath != null)
         {
-            string json = FormatStatsJson(result.Counters);
+            string json = FormatStatsJson(result.Counters, result.Meters);
             if (statsPath == "-")
             {
                 Console.Out.WriteLine(json);
@@ -121,7 +122,9 @@ internal static class ReplayCommand
     }
 
     /// <summary><c>{"received":N,"transmitted":N,"dropped":N,"drops":{"&lt;reason&gt;":N,…}}</c>, reasons by their stable names, non-zero ones only.</summary>
-    internal static string FormatStatsJson(CounterSnapshot counters)
+    /// <remarks>With caps, <c>"bandwidth":[{"publicIp","outPackets","outBytes","inPackets","inBytes","outDroppedPackets",…}]</c>
+    /// follows: each binding's IPv4 packets and bytes forwarded and dropped by its caps.</remarks>
+    internal static string FormatStatsJson(CounterSnapshot counters, IReadOnlyList<(uint PublicIp, BindingMeter Meter)>? meters = null)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -140,6 +143,25 @@ internal static class ReplayCommand
                 }
             }
             json.WriteEndObject();
+            if (meters is { Count: > 0 })
+            {
+                json.WriteStartArray("bandwidth");
+                foreach (var (publicIp, m) in meters)
+                {
+                    json.WriteStartObject();
+                    json.WriteString("publicIp", Gateway.Packets.Ipv4Address.Format(publicIp));
+                    json.WriteNumber("outPackets", m.OutboundPackets);
+                    json.WriteNumber("outBytes", m.OutboundBytes);
+                    json.WriteNumber("inPackets", m.InboundPackets);
+                    json.WriteNumber("inBytes", m.InboundBytes);
+                    json.WriteNumber("outDroppedPackets", m.OutboundDroppedPackets);
+                    json.WriteNumber("outDroppedBytes", m.OutboundDroppedBytes);
+                    json.WriteNumber("inDroppedPackets", m.InboundDroppedPackets);
+                    json.WriteNumber("inDroppedBytes", m.InboundDroppedBytes);
+                    json.WriteEndObject();
+                }
+                json.WriteEndArray();
+            }
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(stream.ToArray());

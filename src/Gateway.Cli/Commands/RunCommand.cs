@@ -58,6 +58,8 @@ internal static class RunCommand
         var internetGateway = command.Define(CliSymbols.Text("--internet-gateway", "ip",
             "an upstream router on the internet segment: every outgoing frame goes to its MAC (default: internet hosts are on-link and resolved by ARP)"));
         var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
+        var metrics = command.Define(CliSymbols.Text("--metrics", "host:port",
+            "serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say otherwise; :0 picks a free port, printed)"));
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
@@ -115,6 +117,7 @@ internal static class RunCommand
                 },
                 RequestTimeout = TimeSpan.FromSeconds(p.GetValue(requestTimeout)),
                 TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
+                MetricsEndPoint = p.GetValue(metrics) is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null,
             };
             if (options.Etcd is null && p.GetValue(segment) is not null)
             {
@@ -369,6 +372,15 @@ internal static class RunCommand
             }
             var endPoint = host.ApiEndPoint;
             string hostText = endPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endPoint.Address}]" : endPoint.Address.ToString();
+            if (host.MetricsEndPoint is { } metricsEndPoint)
+            {
+                string metricsHost = metricsEndPoint.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{metricsEndPoint.Address}]" : metricsEndPoint.Address.ToString();
+                Console.WriteLine($"gateway: metrics at http://{metricsHost}:{metricsEndPoint.Port.ToString(CultureInfo.InvariantCulture)}/metrics");
+                if (!IPAddress.IsLoopback(metricsEndPoint.Address))
+                {
+                    Console.Error.WriteLine($"gateway: warning: the metrics endpoint listens on {metricsEndPoint}, which is not a loopback address; it has no authentication and shows every public address's traffic.");
+                }
+            }
             string scheme = options.ApiCertificate is null ? "http" : "https";
             string listening = $"{scheme}://{hostText}:{endPoint.Port.ToString(CultureInfo.InvariantCulture)}";
             Console.WriteLine($"gateway: API listening on {listening}");
@@ -392,12 +404,15 @@ internal static class RunCommand
     private static Ipv4Cidr ParseCidr(string option, string text) =>
         Ipv4Cidr.TryParse(text, out var cidr, out string error) ? cidr : throw new UsageException($"{option}: {error}");
 
-    internal static IPEndPoint ParseEndPoint(string text)
+    internal static IPEndPoint ParseEndPoint(string text) => ParseEndPoint(text, "--api");
+
+    internal static IPEndPoint ParseEndPoint(string text, string option)
     {
         string normalized = text.StartsWith("localhost:", StringComparison.OrdinalIgnoreCase) ? "127.0.0.1" + text["localhost".Length..] : text;
         if (!IPEndPoint.TryParse(normalized, out var endPoint) || endPoint.Port == 0 && !normalized.EndsWith(":0", StringComparison.Ordinal))
         {
-            throw new UsageException($"--api '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{GatewayOptions.DefaultApiPort} or [::1]:{GatewayOptions.DefaultApiPort}.");
+            int example = option == "--api" ? GatewayOptions.DefaultApiPort : 9701;
+            throw new UsageException($"{option} '{text}' is not host:port with a numeric address, e.g. 127.0.0.1:{example} or [::1]:{example}.");
         }
         return endPoint;
     }

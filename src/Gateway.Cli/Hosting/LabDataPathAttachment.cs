@@ -71,7 +71,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         }
         try
         {
-            _path = LabDataPath.Start(options, host.Bindings, _knownPrivates);
+            _path = LabDataPath.Start(options, host.Bindings, _knownPrivates, host.Policer);
         }
         catch
         {

@@ -229,6 +229,10 @@ internal static partial class LabRunner
             run.AddRange(["--internet-gateway", Ipv4Address.Format(router)]);
         }
         run.AddRange(DataPathTuning(topology));
+        if (topology.Metrics is { } metrics)
+        {
+            run.AddRange(["--metrics", metrics]);
+        }
         run.AddRange(["--stats-interval", "60"]);
         int pid = Sh.StartDetached(run, state.DaemonLog, state.Dir);
         RecordProcess(state, "gateway", pid);

@@ -67,6 +67,9 @@ internal sealed partial record Topology(
     /// <summary>A lab name has no '-': namespaces are <c>gwl-LAB-NODE</c>, and lab "a" must never sweep lab "a-b"'s.</summary>
     public static bool IsValidLabName(string name) => LabNamePattern().IsMatch(name);
 
+    /// <summary>Where the lab's daemon serves Prometheus metrics (<c>gateway.metrics</c>, passed as <c>--metrics</c>); null: not served.</summary>
+    public string? Metrics { get; init; }
+
     /// <summary>The gateway's address in the VPC: the subnet's first usable address, every instance's default route.</summary>
     public uint VpcGatewayAddress => VpcSubnet.Network + 1;
 
@@ -119,6 +122,7 @@ internal sealed partial record Topology(
             uint? internetGateway = null;
             int? workers = null;
             bool? tapOffloads = null;
+            string? metrics = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -152,6 +156,18 @@ internal sealed partial record Topology(
                 if (Member(gateway, "publicPool") is { } pools)
                 {
                     pool = Cidrs(pools, "gateway.publicPool");
+                }
+                if (String(gateway, "metrics", "gateway.metrics") is { } metricsText)
+                {
+                    try
+                    {
+                        Commands.RunCommand.ParseEndPoint(metricsText, "gateway.metrics");
+                    }
+                    catch (UsageException e)
+                    {
+                        throw Error("gateway.metrics", e.Message);
+                    }
+                    metrics = metricsText;
                 }
                 workers = Int(gateway, "workers", "gateway.workers");
                 if (workers is < 1 or > 256)
@@ -263,6 +279,7 @@ internal sealed partial record Topology(
                 TapOffloads = tapOffloads,
                 GatewayNodes = gatewayNodes,
                 Etcd = etcd,
+                Metrics = metrics,
             };
         }
 

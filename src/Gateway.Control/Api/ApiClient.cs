@@ -22,10 +22,14 @@ public sealed class ApiErrorException(string code, string message, string? reque
 /// </summary>
 public sealed class ApiClient(HttpClient http, Uri endpoint, Credentials credentials, string region = "ap-guangzhou")
 {
-    /// <summary>Calls <paramref name="action"/> of <paramref name="service"/> (cvm or vpc) and returns the <c>Response</c> object.</summary>
+    /// <summary>Calls <paramref name="action"/> of <paramref name="service"/> (cvm or vpc at 2017-03-12, or the given <paramref name="version"/>) and returns the <c>Response</c> object.</summary>
     /// <exception cref="ApiErrorException">The API answered with an error envelope.</exception>
     /// <exception cref="HttpRequestException">The daemon could not be reached or answered with something that is not the API.</exception>
-    public async Task<JsonElement> CallAsync(string service, string action, JsonObject? parameters = null, CancellationToken cancellationToken = default)
+    public Task<JsonElement> CallAsync(string service, string action, JsonObject? parameters = null, CancellationToken cancellationToken = default) =>
+        CallAsync(service, ApiServer.Version, action, parameters, cancellationToken);
+
+    /// <summary>As <see cref="CallAsync(string, string, JsonObject?, CancellationToken)"/>, at API <paramref name="version"/> (monitor: 2018-07-24).</summary>
+    public async Task<JsonElement> CallAsync(string service, string version, string action, JsonObject? parameters, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(service);
         byte[] body = Encoding.UTF8.GetBytes((parameters ?? []).ToJsonString());
@@ -36,7 +40,7 @@ public sealed class ApiClient(HttpClient http, Uri endpoint, Credentials credent
         string host = endpoint.IsDefaultPort ? endpoint.Host : $"{endpoint.Host}:{endpoint.Port.ToString(CultureInfo.InvariantCulture)}";
         request.Headers.Host = host;
         request.Headers.TryAddWithoutValidation("X-TC-Action", action);
-        request.Headers.TryAddWithoutValidation("X-TC-Version", ApiServer.Version);
+        request.Headers.TryAddWithoutValidation("X-TC-Version", version);
         request.Headers.TryAddWithoutValidation("X-TC-Timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
         request.Headers.TryAddWithoutValidation("X-TC-Region", region);
         request.Headers.TryAddWithoutValidation("Authorization", Tc3Signature.Authorization(credentials, service, timestamp, "application/json", host, action, body));

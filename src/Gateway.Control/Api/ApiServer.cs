@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Gateway.Control.Auth;
+using Gateway.Control.Metering;
 using Gateway.Control.Hosting;
 using Gateway.Control.Rules;
 using Microsoft.AspNetCore.Builder;
@@ -15,9 +16,16 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Gateway.Control.Api;
 
+/// <summary>Sees every answered request: its action, its error code ("" on success) and how long it took.</summary>
+internal interface IApiObserver
+{
+    void Answered(string action, string errorCode, TimeSpan elapsed);
+}
+
 /// <summary>
 /// The Tencent Cloud API 3.0 endpoint: <c>POST /</c> with a JSON body, the action in <c>X-TC-Action</c>, signed
-/// with TC3-HMAC-SHA256. Every answer is HTTP 200 with <c>{"Response": {...}}</c>; a refusal is
+/// with TC3-HMAC-SHA256. One endpoint serves every service, dispatched by <c>X-TC-Version</c> and action: cvm and vpc
+/// at 2017-03-12, monitor at 2018-07-24 (the SDKs are pointed at host:port for every service). Every answer is HTTP 200 with <c>{"Response": {...}}</c>; a refusal is
 /// <c>{"Response": {"Error": {"Code", "Message"}, "RequestId"}}</c>, which is how the official SDKs surface error codes.
 /// </summary>
 internal sealed class ApiServer : IAsyncDisposable
@@ -40,17 +48,21 @@ internal sealed class ApiServer : IAsyncDisposable
     private readonly Tc3Verifier _verifier;
     private readonly long _maxBodyBytes;
     private readonly Dictionary<string, Func<ControlPlane, RequestArgs, JsonObject>> _actions = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Func<ControlPlane, RequestArgs, JsonObject>> _monitorActions = new(StringComparer.Ordinal);
     private readonly TextWriter _log;
+    private readonly IApiObserver? _observer;
     private WebApplication? _app;
 
-    public ApiServer(ControlPlane plane, Credentials credentials, TimeProvider clock, long maxBodyBytes, TextWriter log)
+    public ApiServer(ControlPlane plane, Credentials credentials, TimeProvider clock, long maxBodyBytes, TextWriter log, TrafficMeter? meter = null, IApiObserver? observer = null)
     {
         _plane = plane;
         _verifier = new Tc3Verifier(credentials, clock);
         _maxBodyBytes = maxBodyBytes;
         _log = log;
+        _observer = observer;
         VpcActions.Register(_actions);
         CvmActions.Register(_actions);
+        MonitorActions.Register(_monitorActions, meter, clock);
         ClusterActions.Register(_actions);
     }
 
@@ -115,6 +127,7 @@ internal sealed class ApiServer : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         string requestId = Guid.NewGuid().ToString();
+        long started = System.Diagnostics.Stopwatch.GetTimestamp();
         JsonObject response;
         try
         {
@@ -136,6 +149,12 @@ internal sealed class ApiServer : IAsyncDisposable
             response = new JsonObject { ["Error"] = new JsonObject { ["Code"] = ErrorCodes.InternalError, ["Message"] = $"An internal error occurred; the daemon's log has the details under RequestId {requestId}." } };
         }
         response["RequestId"] = requestId;
+        if (_observer is not null)
+        {
+            string? action = context.Request.Headers["X-TC-Action"].Count == 1 ? context.Request.Headers["X-TC-Action"].ToString() : null;
+            string code = response["Error"] is JsonObject error ? (string?)error["Code"] ?? "" : "";
+            _observer.Answered(action is not null && IsServed(action) ? action : "(other)", code, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        }
         var envelope = new JsonObject { ["Response"] = response };
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
@@ -161,16 +180,20 @@ internal sealed class ApiServer : IAsyncDisposable
         {
             throw new ApiException(ErrorCodes.InvalidParameterValue, $"X-TC-Timestamp '{timestampText}' is not a Unix time in seconds.");
         }
-        if (version != Version)
+        var actions = version switch
         {
-            throw new ApiException(ErrorCodes.NoSuchVersion, $"The API version {version} does not exist here; the cvm and vpc actions are served at version {Version}.");
-        }
+            Version => _actions,
+            MonitorActions.Version => _monitorActions,
+            _ => throw new ApiException(ErrorCodes.NoSuchVersion, $"The API version {version} does not exist here; the cvm and vpc actions are served at version {Version}, monitor at {MonitorActions.Version}."),
+        };
         _verifier.Verify(new KestrelSignedRequest(request), timestamp, body);
 
-        if (!_actions.TryGetValue(action, out var handler))
+        if (!actions.TryGetValue(action, out var handler))
         {
-            throw new ApiException(ErrorCodes.InvalidAction,
-                $"The action {action} does not exist here. Served: {string.Join(", ", _actions.Keys.Order(StringComparer.Ordinal))}.");
+            var other = ReferenceEquals(actions, _actions) ? _monitorActions : _actions;
+            throw new ApiException(ErrorCodes.InvalidAction, other.ContainsKey(action)
+                ? $"The action {action} is not served at version {version}; it is served at version {(ReferenceEquals(other, _actions) ? Version : MonitorActions.Version)}."
+                : $"The action {action} does not exist here. Served: {string.Join(", ", actions.Keys.Order(StringComparer.Ordinal))}.");
         }
         string contentType = request.ContentType ?? "";
         if (!contentType.StartsWith("application/json", StringComparison.OrdinalIgnoreCase))
@@ -233,6 +256,9 @@ internal sealed class ApiServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>True for an action name this server has (any version): metrics label only those, so a client cannot mint labels.</summary>
+    private bool IsServed(string action) => _actions.ContainsKey(action) || _monitorActions.ContainsKey(action);
 
     private ApiException TooLarge(long length) =>
         new(ErrorCodes.RequestSizeLimitExceeded, $"The request body has {length} bytes; at most {_maxBodyBytes} are accepted.");

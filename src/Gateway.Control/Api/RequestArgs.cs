@@ -153,6 +153,23 @@ internal sealed class RequestArgs(JsonElement obj, string prefix = "")
         return value.ValueKind == JsonValueKind.Object ? new RequestArgs(value, $"{prefix}{name}.") : throw TypeError(name, "an object");
     }
 
+    /// <summary>An array of objects (at most <paramref name="max"/>), each read as its own arguments named <c>Name.i.</c>.</summary>
+    public IReadOnlyList<RequestArgs>? Objects(string name, int max = MaxArrayLength)
+    {
+        if (!TryGet(name, out var value))
+        {
+            return null;
+        }
+        var result = new List<RequestArgs>();
+        int i = 0;
+        foreach (var item in BoundedArray(name, value, max, "an array of objects"))
+        {
+            result.Add(item.ValueKind == JsonValueKind.Object ? new RequestArgs(item, $"{prefix}{name}.{i}.") : throw TypeError(name, "an array of objects"));
+            i++;
+        }
+        return result;
+    }
+
     public IReadOnlyList<Filter> Filters(string name = "Filters")
     {
         if (!TryGet(name, out var value))

@@ -195,6 +195,12 @@ internal sealed class ClusterNode : IAsyncDisposable
     private async Task KeepAliveLoopAsync()
     {
         var interval = TimeSpan.FromMilliseconds(Math.Max(100, _options.LeaseTtlSeconds * 1000 / 5));
+        // An answer later than the TTL is worthless (the lease has expired by then), and the stream itself has no
+        // deadline: a member can hold it without answering (etcd's lessor holds the renewal of an expired lease until
+        // its revocation commits), so a round trip gets one TTL, then the stream is dropped and opened again, on
+        // whichever member answers (clientv3 likewise gives up a keep-alive after one TTL without an answer).
+        var roundTrip = TimeSpan.FromSeconds(Math.Max(1, _options.LeaseTtlSeconds));
+        bool failing = false; // log a failure once, not every 100 ms while etcd stays away
         while (!_stop.IsCancellationRequested)
         {
             try
@@ -202,11 +208,14 @@ internal sealed class ClusterNode : IAsyncDisposable
                 using var call = _etcd.Lease.LeaseKeepAlive(EtcdConnection.Headers, cancellationToken: _stop.Token);
                 while (!_stop.IsCancellationRequested)
                 {
-                    await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = Interlocked.Read(ref _lease) }, _stop.Token).ConfigureAwait(false);
-                    if (!await call.ResponseStream.MoveNext(_stop.Token).ConfigureAwait(false))
+                    using var answer = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+                    answer.CancelAfter(roundTrip);
+                    await call.RequestStream.WriteAsync(new LeaseKeepAliveRequest { ID = Interlocked.Read(ref _lease) }, answer.Token).ConfigureAwait(false);
+                    if (!await call.ResponseStream.MoveNext(answer.Token).ConfigureAwait(false))
                     {
                         break;
                     }
+                    failing = false;
                     if (call.ResponseStream.Current.TTL <= 0)
                     {
                         await RenewRegistrationAsync(call.ResponseStream.Current.ID, "its etcd lease expired").ConfigureAwait(false);
@@ -218,8 +227,17 @@ internal sealed class ClusterNode : IAsyncDisposable
             {
                 return;
             }
-            catch (Exception e) when (e is RpcException or EtcdUnavailableException or OperationCanceledException)
+#pragma warning disable CA1031 // Nothing may end this loop but the stop: without it the lease expires within its TTL.
+            catch (Exception e)
+#pragma warning restore CA1031
             {
+                // Not only RpcException: a write on a stream whose member was killed throws the transport's IOException
+                // (connection reset), and one on a stream the member ended throws InvalidOperationException.
+                if (!failing)
+                {
+                    _log.WriteLine($"gateway: cluster: node {Name}: the etcd lease keep-alive failed ({e.GetType().Name}: {e.Message}); opening it again");
+                    failing = true;
+                }
                 await Delay(TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
             }
         }
@@ -237,19 +255,27 @@ internal sealed class ClusterNode : IAsyncDisposable
                 var json = JsonNode.Parse(RegistrationJson())!.AsObject();
                 json.Remove("at");
                 string now = json.ToJsonString();
+                long lease = Interlocked.Read(ref _lease); // before the put and the read: a lease renewed meanwhile is no loss
                 if (now != last)
                 {
-                    await RegisterAsync(_stop.Token).ConfigureAwait(false);
-                    last = now;
+                    try
+                    {
+                        await RegisterAsync(_stop.Token).ConfigureAwait(false);
+                        last = now;
+                    }
+                    catch (EtcdUnavailableException e) when (IsLeaseGone(e))
+                    {
+                        // A put under a lease etcd has revoked fails on every retry: go on to the check below, which
+                        // sees the key gone and registers again under a new lease.
+                    }
                 }
                 long readAt = Stopwatch.GetTimestamp();
                 var nodes = await _etcd.RangeAsync(NodesPrefix, 0, _stop.Token).ConfigureAwait(false);
                 var ownKey = _etcd.Key(NodesPrefix + Name);
-                long lease = Interlocked.Read(ref _lease);
                 if (!nodes.Kvs.Any(kv => kv.Key == ownKey && kv.Lease == lease))
                 {
-                    // The keep-alive stream can hang on a member that died without the lease loop noticing, and a put
-                    // with an expired lease fails on every retry: seeing our own key gone is the one reliable sign.
+                    // The keep-alive loop may not have noticed (its stream on a member that died or lost its leader):
+                    // seeing our own key gone, or held by a lease that is not ours, is the one reliable sign.
                     await RenewRegistrationAsync(lease, "its registration vanished from etcd").ConfigureAwait(false);
                     last = "";
                     continue;
@@ -273,6 +299,10 @@ internal sealed class ClusterNode : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>etcd refused a put because its lease no longer exists (<c>ErrGRPCLeaseNotFound</c>: NotFound, "requested lease not found").</summary>
+    private static bool IsLeaseGone(EtcdUnavailableException e) =>
+        e.InnerException is RpcException { StatusCode: StatusCode.NotFound } rpc && rpc.Status.Detail.Contains("lease not found", StringComparison.Ordinal);
 
     // ------------------------------------------------------------ peers
 

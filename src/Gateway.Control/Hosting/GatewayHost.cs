@@ -2,10 +2,13 @@ using System.Globalization;
 using System.Net;
 using Gateway.Control.Api;
 using Gateway.Control.Auth;
+using Gateway.Control.Metering;
+using Gateway.Control.Metrics;
 using Gateway.Control.Model;
 using Gateway.Control.Rules;
 using Gateway.Control.Store;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.Control.Hosting;
@@ -59,6 +62,9 @@ public sealed record GatewayOptions
 
     /// <summary>How long PENDING, STOPPING, STARTING and REBOOTING read (0: every change settles within its request).</summary>
     public TimeSpan TransitionTime { get; init; }
+
+    /// <summary>Where to serve Prometheus metrics (<c>--metrics</c>); null: not served.</summary>
+    public IPEndPoint? MetricsEndPoint { get; init; }
 }
 
 /// <summary>
@@ -110,6 +116,18 @@ public sealed class GatewayHost : IAsyncDisposable
 
     /// <summary>The data plane's lock-free table; the control plane is its only writer.</summary>
     public BindingTable Bindings { get; }
+
+    /// <summary>The bandwidth caps of every binding (written by the control plane); each data-path worker takes a lane.</summary>
+    public Policer Policer { get; private set; } = null!;
+
+    /// <summary>Per-instance and per-address metering (the Monitor API's source), node-local.</summary>
+    public TrafficMeter Meter { get; private set; } = null!;
+
+    /// <summary>Where Prometheus metrics are served, if they are.</summary>
+    public IPEndPoint? MetricsEndPoint => _metrics?.EndPoint;
+
+    private MeteringStore? _meteringStore;
+    private MetricsEndpoint? _metrics;
 
     public Credentials Credentials { get; }
 
@@ -251,7 +269,8 @@ public sealed class GatewayHost : IAsyncDisposable
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
-            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { RequestTimeout = options.RequestTimeout, TransitionTime = options.TransitionTime }, options.Clock);
+            var policer = new Policer(Math.Max(1024, members.Count));
+            var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { RequestTimeout = options.RequestTimeout, TransitionTime = options.TransitionTime }, options.Clock, policer);
             plane.LoadTable();
             if (!store.FeedsCommits)
             {
@@ -266,11 +285,23 @@ public sealed class GatewayHost : IAsyncDisposable
             log.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"gateway: state {store.Location}: {state.Instances.Count} instances, {state.Addresses.Count} EIPs, {table.Count} bindings loaded{(store.FeedsCommits ? $" at revision {state.Revision}" : "")}; pool {state.Pool.FreeCount} of {state.Pool.MemberCount} free"));
 
-            var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log);
+            // Metering is node-local: the state database of a single node; a cluster node (state in etcd) keeps its own
+            // history in <state>/metering.db, never a control-state database.
+            var meteringStore = MeteringStore.Open(Path.Combine(options.StateDirectory, store.FeedsCommits ? MeteringStore.ClusterNodeFileName : SqliteStore.FileName));
+            var meter = new TrafficMeter(policer, meteringStore, options.Clock, log);
+            var dataPaths = options.DataPaths;
+            var metrics = options.MetricsEndPoint is null ? null
+                : new MetricsEndpoint(plane, table, meter, () => [.. dataPaths.OfType<IDataPathCounters>()]);
+            var api = new ApiServer(plane, credentials, options.Clock, options.MaxRequestBodyBytes, log, meter, metrics);
             var host = new GatewayHost(store, plane, api, table, credentials, generated, options.DataPaths, options.Clock)
             {
                 NodeName = options.Etcd?.NodeName,
             };
+            host.Policer = policer;
+            host.Meter = meter;
+            host.TrafficHistory = meter; // the console's traffic chart reads the metering history
+            host._meteringStore = meteringStore;
+            host._metrics = metrics;
             if (store.FeedsCommits && options.DataPaths.Count > 0)
             {
                 // Created once per segment pair by whichever node comes first; every node then uses the same pair.
@@ -281,10 +312,15 @@ public sealed class GatewayHost : IAsyncDisposable
             var started = new List<IDataPath>();
             try
             {
+                meter.Start(plane);
                 foreach (var path in options.DataPaths)
                 {
                     await path.StartAsync(host, cancellationToken).ConfigureAwait(false);
                     started.Add(path);
+                }
+                if (metrics is not null)
+                {
+                    await metrics.StartAsync(options.MetricsEndPoint!, cancellationToken).ConfigureAwait(false);
                 }
                 await api.StartAsync(options.ApiEndPoint, options.ApiCertificate, options.ListenerExtensions, host, cancellationToken).ConfigureAwait(false);
                 if (store is Store.Etcd.EtcdStore shared)
@@ -304,10 +340,16 @@ public sealed class GatewayHost : IAsyncDisposable
                     await node.DisposeAsync().ConfigureAwait(false);
                 }
                 await api.DisposeAsync().ConfigureAwait(false);
+                if (metrics is not null)
+                {
+                    await metrics.DisposeAsync().ConfigureAwait(false);
+                }
                 foreach (var path in Enumerable.Reverse(started))
                 {
                     await path.DisposeAsync().ConfigureAwait(false);
                 }
+                await meter.DisposeAsync().ConfigureAwait(false);
+                meteringStore.Dispose();
                 throw;
             }
             return host;
@@ -385,13 +427,20 @@ public sealed class GatewayHost : IAsyncDisposable
             {
                 await node.DisposeAsync().ConfigureAwait(false); // gives the active role up at once
             }
+            if (_metrics is not null)
+            {
+                await _metrics.DisposeAsync().ConfigureAwait(false);
+            }
             foreach (var path in _dataPaths.Reverse())
             {
                 await path.DisposeAsync().ConfigureAwait(false);
             }
+            // After the data paths stopped: the last packets are in the lanes; the open period is written.
+            await Meter.DisposeAsync().ConfigureAwait(false);
         }
         finally
         {
+            _meteringStore?.Dispose();
             _store.Dispose();
         }
     }

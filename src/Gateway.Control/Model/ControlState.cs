@@ -94,6 +94,19 @@ internal sealed class ControlState
     public uint? EffectivePublicIp(Instance instance) => AddressBoundTo(instance.Id)?.Ip ?? instance.OrdinaryPublicIp;
 
     /// <summary>
+    /// The caps of the instance's public address: its own <c>InternetMaxBandwidthOut</c> and charge type; an instance
+    /// without bandwidth reached through an EIP takes the EIP's bandwidth and charge type.
+    /// </summary>
+    public Gateway.DataPlane.Policing.BandwidthCaps CapsOf(Instance instance)
+    {
+        if (instance.BandwidthOut > 0)
+        {
+            return InternetCharge.Caps(instance.BandwidthOut, instance.InternetChargeType);
+        }
+        return AddressBoundTo(instance.Id) is { } eip ? InternetCharge.Caps(eip.Bandwidth, eip.InternetChargeType) : default;
+    }
+
+    /// <summary>
     /// The public address the data plane translates to the instance now: its <see cref="EffectivePublicIp"/> while it
     /// is powered, nothing while it is stopped (the address may still be held: KEEP_CHARGING, or an EIP).
     /// </summary>

@@ -47,6 +47,7 @@ public static class ErrorCodes
     public const string InstanceAlreadyBindEip = "InvalidInstanceId.AlreadyBindEip";
     public const string InstanceIdMalformedVpc = "InvalidParameterValue.InstanceIdMalformed";
     public const string FilterInvalidKey = "InvalidParameter.FilterInvalidKey";
+    public const string BandwidthOutOfRange = "InvalidParameterValue.BandwidthOutOfRange";
 
     // cvm.
     public const string InstanceIdNotFound = "InvalidInstanceId.NotFound";

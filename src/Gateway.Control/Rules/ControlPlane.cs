@@ -1,6 +1,7 @@
 using Gateway.Control.Model;
 using Gateway.Control.Store;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.Control.Rules;
@@ -44,8 +45,8 @@ internal sealed record RunInstancesCommand(
     public string? RequestId { get; init; }
 }
 
-/// <summary>Limits the rules enforce, and how long the power transitions read.</summary>
-internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota, int MaxBandwidthOut = 65535)
+/// <summary>Limits the rules enforce, and how long the power transitions read (bandwidth ranges come with the charge type: <see cref="InternetCharge"/>).</summary>
+internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.DefaultEipQuota)
 {
     public const int DefaultEipQuota = 20;
     public const int MaxIdsPerRequest = 100;
@@ -82,6 +83,11 @@ internal sealed record ControlPlaneLimits(int EipQuota = ControlPlaneLimits.Defa
 /// fact the rules read is decided again once this node has seen that change.</para>
 /// <para>Rebinding an instance (EIP associate/disassociate) is one <see cref="BindingTable.Bind"/>, which installs the
 /// new public address before it removes the old one: no packet meets a half-changed state.</para>
+/// <para>Caps travel with the binding: right after <see cref="BindingTable.Bind"/> hands out the binding's id, the
+/// policer gets the instance's caps for it (<see cref="ControlState.CapsOf"/>); a cap change on a binding that stays is
+/// one <see cref="Policer.SetCaps"/>. Both happen before the request is answered. (Between the bind and the caps, a
+/// few microseconds under the lock, a frame may be judged by the caps the recycled id had before; ids are reused
+/// only after 64 others were freed.)</para>
 /// </remarks>
 internal sealed class ControlPlane : IChangeSink
 {
@@ -96,14 +102,16 @@ internal sealed class ControlPlane : IChangeSink
     private readonly BindingTable _table;
     private readonly TimeProvider _clock;
     private readonly ControlPlaneLimits _limits;
+    private readonly Policer? _policer;
 
-    public ControlPlane(ControlState state, IControlStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null)
+    public ControlPlane(ControlState state, IControlStore store, BindingTable table, ControlPlaneLimits limits, TimeProvider? clock = null, Policer? policer = null)
     {
         _state = state;
         _store = store;
         _table = table;
         _limits = limits;
         _clock = clock ?? TimeProvider.System;
+        _policer = policer;
     }
 
     /// <summary>
@@ -153,9 +161,13 @@ internal sealed class ControlPlane : IChangeSink
         lock (_lock)
         {
             _table.Clear();
-            foreach (var (publicIp, privateIp) in _state.Bindings())
+            foreach (var instance in _state.Instances.Values)
             {
-                _table.Bind(publicIp, privateIp);
+                if (_state.BoundPublicIp(instance) is uint publicIp)
+                {
+                    int id = _table.Bind(publicIp, instance.PrivateIp);
+                    _policer?.SetCaps(id, _state.CapsOf(instance));
+                }
             }
         }
     }
@@ -197,6 +209,35 @@ internal sealed class ControlPlane : IChangeSink
     }
 
     // ----- Queries. -----
+
+    /// <summary>The bandwidth policer the caps are written to (null: caps are kept but not enforced).</summary>
+    public Policer? Policer => _policer;
+
+    /// <summary>Every binding with its instance and table id (what metering attributes traffic to).</summary>
+    public IReadOnlyList<(string InstanceId, uint PublicIp, int BindingId)> MeteredBindings()
+    {
+        lock (_lock)
+        {
+            var result = new List<(string, uint, int)>();
+            foreach (var instance in _state.Instances.Values)
+            {
+                if (_state.BoundPublicIp(instance) is uint publicIp && _table.TryGetPrivate(publicIp, out _, out int id))
+                {
+                    result.Add((instance.Id, publicIp, id));
+                }
+            }
+            return result;
+        }
+    }
+
+    /// <summary>Each instance's public address and caps, in creation order (for <c>ctl traffic</c> and metrics).</summary>
+    public IReadOnlyList<(string InstanceId, uint? PublicIp, BandwidthCaps Caps)> InstanceCaps()
+    {
+        lock (_lock)
+        {
+            return [.. _state.Instances.Values.OrderBy(i => i.Seq).Select(i => (i.Id, _state.EffectivePublicIp(i), _state.CapsOf(i)))];
+        }
+    }
 
     public IReadOnlyList<InstanceView> ListInstances()
     {
@@ -274,7 +315,7 @@ internal sealed class ControlPlane : IChangeSink
         {
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InstanceCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {command.Count}.");
         }
-        CheckBandwidth(command.BandwidthOut);
+        CheckBandwidth(command.BandwidthOut, command.InternetChargeType);
         if (command.PublicIpAssigned == true && command.BandwidthOut == 0)
         {
             throw new ApiException(ErrorCodes.InvalidParameterCombination, "InternetAccessible.PublicIpAssigned is true but InternetMaxBandwidthOut is 0: a public IP needs bandwidth greater than 0.");
@@ -363,7 +404,10 @@ internal sealed class ControlPlane : IChangeSink
 
     public void ResetInternetMaxBandwidth(IReadOnlyList<string> instanceIds, int bandwidthOut) => Mutate(m =>
     {
-        CheckBandwidth(bandwidthOut);
+        if (bandwidthOut < 0)
+        {
+            CheckBandwidth(bandwidthOut, InternetCharge.Default);
+        }
         var now = _clock.GetUtcNow();
         var instances = RequireInstances(m, instanceIds);
         foreach (var instance in instances)
@@ -372,6 +416,8 @@ internal sealed class ControlPlane : IChangeSink
         }
         foreach (var instance in instances)
         {
+            // The range is the instance's charge type's; one instance out of range refuses the whole request.
+            CheckBandwidth(bandwidthOut, instance.InternetChargeType, instance.Id);
             var changed = instance with { BandwidthOut = bandwidthOut };
             if (IsReleasedWhileStopped(instance))
             {
@@ -516,7 +562,11 @@ internal sealed class ControlPlane : IChangeSink
         {
             throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"AddressCount must be 1 to {ControlPlaneLimits.MaxIdsPerRequest}, not {count}.");
         }
-        CheckBandwidth(bandwidth);
+        int maxBandwidth = InternetCharge.MaxBandwidthOut(internetChargeType);
+        if (bandwidth < 0 || bandwidth > maxBandwidth)
+        {
+            throw new ApiException(ErrorCodes.BandwidthOutOfRange, $"InternetMaxBandwidthOut must be 0 to {maxBandwidth} Mbps for {internetChargeType}, not {bandwidth}.");
+        }
         int held = m.EipCount();
         if (held + count > _limits.EipQuota)
         {
@@ -753,6 +803,15 @@ internal sealed class ControlPlane : IChangeSink
         {
             var affected = _state.AffectedInstanceIds(change);
             var before = BindingsOf(affected, out var privateIps);
+            // The ids of the bindings that may end, read before the table changes: metering closes their accounts.
+            var beforeIds = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (id, binding) in before)
+            {
+                if (binding is { } b && _table.TryGetPrivate(b.PublicIp, out _, out int bindingId))
+                {
+                    beforeIds[id] = bindingId;
+                }
+            }
             _state.Apply(change);
             var after = BindingsOf(affected, out _);
             var events = new List<ControlPlaneEvent>();
@@ -771,10 +830,19 @@ internal sealed class ControlPlane : IChangeSink
                 {
                     continue;
                 }
+                beforeIds.TryGetValue(id, out int oldBindingId);
+                if (old is { } same && now is { } capped && same.PublicIp == capped.PublicIp && same.PrivateIp == capped.PrivateIp)
+                {
+                    // Only the caps changed (ResetInstancesInternetMaxBandwidth between non-zero values): same binding, new buckets.
+                    _policer?.SetCaps(oldBindingId, capped.Caps);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.CapsChanged, capped.PrivateIp, capped.PublicIp) { BindingId = oldBindingId, InstanceId = id, Caps = capped.Caps });
+                    continue;
+                }
                 if (now is { } bound)
                 {
-                    _table.Bind(bound.PublicIp, bound.PrivateIp); // new mapping in, then the old one out, inside Bind.
-                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, bound.PrivateIp, bound.PublicIp));
+                    int bindingId = _table.Bind(bound.PublicIp, bound.PrivateIp); // new mapping in, then the old one out, inside Bind.
+                    _policer?.SetCaps(bindingId, bound.Caps);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, bound.PrivateIp, bound.PublicIp) { BindingId = bindingId, InstanceId = id, Caps = bound.Caps });
                 }
                 else if (old is { } gone)
                 {
@@ -782,7 +850,7 @@ internal sealed class ControlPlane : IChangeSink
                 }
                 if (old is { } previous && now?.PublicIp != previous.PublicIp)
                 {
-                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, previous.PrivateIp, previous.PublicIp));
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, previous.PrivateIp, previous.PublicIp) { BindingId = oldBindingId, InstanceId = id, Caps = previous.Caps });
                 }
             }
             foreach (string id in change.DeletedInstances)
@@ -819,19 +887,28 @@ internal sealed class ControlPlane : IChangeSink
             {
                 if (!now.TryGetValue(binding.PrivateAddress, out uint pub) || pub != binding.PublicAddress)
                 {
+                    _table.TryGetPrivate(binding.PublicAddress, out _, out int oldId);
+                    _state.TryGetInstanceByPrivateIp(binding.PrivateAddress, out string? oldInstance);
                     if (!now.ContainsKey(binding.PrivateAddress))
                     {
                         _table.UnbindPrivate(binding.PrivateAddress);
                     }
-                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, binding.PrivateAddress, binding.PublicAddress));
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressUnbound, binding.PrivateAddress, binding.PublicAddress) { BindingId = oldId, InstanceId = oldInstance });
                 }
             }
             foreach (var (priv, pub) in now)
             {
                 if (!_table.TryGetPublic(priv, out uint current, out _) || current != pub)
                 {
-                    _table.Bind(pub, priv);
-                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, priv, pub));
+                    int id = _table.Bind(pub, priv);
+                    fresh.TryGetInstanceByPrivateIp(priv, out string? instanceId);
+                    var caps = instanceId is not null ? fresh.CapsOf(fresh.Instances[instanceId]) : BandwidthCaps.Unlimited;
+                    _policer?.SetCaps(id, caps);
+                    events.Add(new ControlPlaneEvent(ControlPlaneEventKind.PublicAddressBound, priv, pub) { BindingId = id, InstanceId = instanceId, Caps = caps });
+                }
+                else if (_policer is not null && fresh.TryGetInstanceByPrivateIp(priv, out string? kept) && _table.TryGetPrivate(pub, out _, out int keptId))
+                {
+                    _policer.SetCaps(keptId, fresh.CapsOf(fresh.Instances[kept])); // the reload may have changed its caps
                 }
             }
             foreach (uint ip in oldPrivates.Except(newPrivates))
@@ -857,16 +934,16 @@ internal sealed class ControlPlane : IChangeSink
         PulseApplied();
     }
 
-    private Dictionary<string, (uint PublicIp, uint PrivateIp)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)
+    private Dictionary<string, (uint PublicIp, uint PrivateIp, BandwidthCaps Caps)?> BindingsOf(HashSet<string> instanceIds, out Dictionary<string, uint> privateIps)
     {
-        var result = new Dictionary<string, (uint, uint)?>(StringComparer.Ordinal);
+        var result = new Dictionary<string, (uint, uint, BandwidthCaps)?>(StringComparer.Ordinal);
         privateIps = new Dictionary<string, uint>(StringComparer.Ordinal);
         foreach (string id in instanceIds)
         {
             if (_state.Instances.TryGetValue(id, out var instance))
             {
                 privateIps[id] = instance.PrivateIp;
-                result[id] = _state.BoundPublicIp(instance) is uint pub ? (pub, instance.PrivateIp) : null;
+                result[id] = _state.BoundPublicIp(instance) is uint pub ? (pub, instance.PrivateIp, _state.CapsOf(instance)) : null;
             }
         }
         return result;
@@ -932,11 +1009,20 @@ internal sealed class ControlPlane : IChangeSink
         }
     }
 
-    private void CheckBandwidth(int bandwidth)
+    /// <summary>The charge type must be one the cloud knows and the bandwidth within its range (<see cref="InternetCharge"/>).</summary>
+    private static void CheckBandwidth(int bandwidth, string chargeType, string? instanceId = null)
     {
-        if (bandwidth < 0 || bandwidth > _limits.MaxBandwidthOut)
+        if (!InternetCharge.IsKnown(chargeType))
         {
-            throw new ApiException(ErrorCodes.InvalidParameterValueRange, $"InternetMaxBandwidthOut must be 0 to {_limits.MaxBandwidthOut} Mbps, not {bandwidth}.");
+            throw new ApiException(ErrorCodes.InvalidParameterValue,
+                $"InternetAccessible.InternetChargeType '{chargeType}' is not a charge type; give one of {string.Join(", ", InternetCharge.Known)}.");
+        }
+        int max = InternetCharge.MaxBandwidthOut(chargeType);
+        if (bandwidth < 0 || bandwidth > max)
+        {
+            string who = instanceId is null ? "" : $" ({instanceId} is billed {chargeType})";
+            throw new ApiException(ErrorCodes.InvalidParameterValueRange,
+                $"InternetMaxBandwidthOut must be 0 to {max} Mbps for {chargeType}, not {bandwidth}{who}. A bandwidth package (BANDWIDTH_PACKAGE) goes up to 2000 Mbps.");
         }
     }
 

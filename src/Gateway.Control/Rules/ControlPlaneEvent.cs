@@ -11,7 +11,19 @@ public enum ControlPlaneEventKind
     PublicAddressUnbound,
     /// <summary>The instance with the private address is gone.</summary>
     InstanceRemoved,
+    /// <summary>The binding stays, its caps changed (<see cref="ControlPlaneEvent.Caps"/>; the buckets were refilled).</summary>
+    CapsChanged,
 }
 
 /// <summary>One event; addresses are IPv4 as <see cref="Gateway.Packets.Ipv4Address"/> numbers (0 when not applicable).</summary>
-public readonly record struct ControlPlaneEvent(ControlPlaneEventKind Kind, uint PrivateAddress, uint PublicAddress);
+public readonly record struct ControlPlaneEvent(ControlPlaneEventKind Kind, uint PrivateAddress, uint PublicAddress)
+{
+    /// <summary>The binding's id in the table (bound, caps changed: the live one; unbound: the one that ended), else -1.</summary>
+    public int BindingId { get; init; } = -1;
+
+    /// <summary>The instance the binding belongs to (binding and cap events).</summary>
+    public string? InstanceId { get; init; }
+
+    /// <summary>The binding's caps (binding and cap events).</summary>
+    public Gateway.DataPlane.Policing.BandwidthCaps Caps { get; init; }
+}

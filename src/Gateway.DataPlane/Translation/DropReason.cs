@@ -24,12 +24,14 @@ public enum DropReason : byte
     NeighbourUnresolved,
     /// <summary>A bounded queue was full: dropped instead of buffered without limit.</summary>
     QueueFull,
+    /// <summary>The binding's bandwidth cap (outbound or inbound token bucket) had too few tokens for the packet: policed, not queued.</summary>
+    BandwidthExceeded,
 }
 
 public static class DropReasons
 {
     /// <summary>Number of <see cref="DropReason"/> values, <see cref="DropReason.None"/> included.</summary>
-    public const int Count = (int)DropReason.QueueFull + 1;
+    public const int Count = (int)DropReason.BandwidthExceeded + 1;
 
     private static readonly string[] s_names =
     [
@@ -42,6 +44,7 @@ public static class DropReasons
         "spoofed-source",
         "neighbour-unresolved",
         "queue-full",
+        "bandwidth-exceeded",
     ];
 
     /// <summary>The stable, kebab-case name used in stats and summaries.</summary>

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.DataPlane.Translation;
@@ -50,6 +51,11 @@ public sealed class Translator
     public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer) =>
         TranslateEthernet(frame, wireLength, counters, mode, partialChecksum: false, out _);
 
+    /// <summary>As <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode)"/>, with the bandwidth caps and meters of <paramref name="policing"/>.</summary>
+    /// <param name="policing">The worker's lane of the bandwidth policer (its clock and meters); null: no caps, no metering.</param>
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, PolicerLane? policing) =>
+        TranslateEthernet(frame, wireLength, counters, mode, partialChecksum: false, out _, policing);
+
     /// <summary>As <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode)"/>, for a frame whose transport checksum may be partial.</summary>
     /// <param name="partialChecksum">
     /// The transport checksum (TCP, UDP, or ICMP's own) is partial, to be finished later over the bytes from the
@@ -67,11 +73,15 @@ public sealed class Translator
     public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, out BindingIds bindings) =>
         TranslateEthernet(frame, wireLength, counters, mode, partialChecksum: false, out bindings);
 
-    /// <summary>The full form: a possibly partial transport checksum (see <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode, bool)"/>), and the bindings that translated the frame.</summary>
-    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, bool partialChecksum, out BindingIds bindings)
+    /// <summary>
+    /// The full form: a possibly partial transport checksum (see <see cref="TranslateEthernet(Span{byte}, int, TrafficCounters, TranslateMode, bool)"/>),
+    /// the bindings that translated the frame, and the bandwidth caps (<paramref name="policing"/>: the packet's IPv4
+    /// total length is charged before any byte is written; null: no caps, no metering).
+    /// </summary>
+    public DropReason TranslateEthernet(Span<byte> frame, int wireLength, TrafficCounters counters, TranslateMode mode, bool partialChecksum, out BindingIds bindings, PolicerLane? policing = null)
     {
         ArgumentNullException.ThrowIfNull(counters);
-        DropReason reason = TranslateEthernetFrame(frame, wireLength, mode, partialChecksum, out bindings);
+        DropReason reason = TranslateEthernetFrame(frame, wireLength, mode, partialChecksum, out bindings, policing);
         CountFrame(counters, reason, wireLength, bindings);
         return reason;
     }
@@ -80,11 +90,15 @@ public sealed class Translator
     public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer) =>
         TranslateIpv4(packet, wireLength, counters, mode, out _);
 
+    /// <summary>As <see cref="TranslateIpv4(Span{byte}, int, TrafficCounters, TranslateMode)"/>, with the bandwidth caps and meters of <paramref name="policing"/> (null: none).</summary>
+    public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode, PolicerLane? policing) =>
+        TranslateIpv4(packet, wireLength, counters, mode, out _, policing);
+
     /// <summary>As <see cref="TranslateIpv4(Span{byte}, int, TrafficCounters, TranslateMode)"/>, and says which bindings translated the packet.</summary>
-    public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode, out BindingIds bindings)
+    public DropReason TranslateIpv4(Span<byte> packet, int wireLength, TrafficCounters counters, TranslateMode mode, out BindingIds bindings, PolicerLane? policing = null)
     {
         ArgumentNullException.ThrowIfNull(counters);
-        DropReason reason = TranslateIpv4Core(packet, wireLength, mode, out bindings);
+        DropReason reason = TranslateIpv4Core(packet, wireLength, mode, out bindings, policing: policing);
         CountFrame(counters, reason, wireLength, bindings);
         return reason;
     }
@@ -114,19 +128,19 @@ public sealed class Translator
 
     /// <summary>One Ethernet frame, not counted: the fast path when the frame is the common kind, else the general one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason TranslateEthernetFrame(Span<byte> frame, int wireLength, TranslateMode mode, bool partialChecksum, out BindingIds bindings)
+    private DropReason TranslateEthernetFrame(Span<byte> frame, int wireLength, TranslateMode mode, bool partialChecksum, out BindingIds bindings, PolicerLane? policing)
     {
         int l3 = CommonFrame.Classify(frame, wireLength, out bool tcp);
         if (l3 > 0)
         {
-            return TranslateCommon(ref MemoryMarshal.GetReference(frame), l3, tcp, mode, partialChecksum, out bindings);
+            return TranslateCommon(ref MemoryMarshal.GetReference(frame), l3, tcp, mode, partialChecksum, out bindings, policing);
         }
-        return TranslateEthernetGeneral(frame, wireLength, mode, out bindings, partialChecksum);
+        return TranslateEthernetGeneral(frame, wireLength, mode, out bindings, partialChecksum, policing);
     }
 
     /// <summary>The general path for an Ethernet frame: any tags, options, fragments, ICMP, truncation, and every drop.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private DropReason TranslateEthernetGeneral(Span<byte> frame, int wireLength, TranslateMode mode, out BindingIds bindings, bool partialChecksum = false)
+    private DropReason TranslateEthernetGeneral(Span<byte> frame, int wireLength, TranslateMode mode, out BindingIds bindings, bool partialChecksum = false, PolicerLane? policing = null)
     {
         int l3 = FindIpv4(frame, out DropReason reason);
         if (reason != DropReason.None)
@@ -134,7 +148,7 @@ public sealed class Translator
             bindings = BindingIds.None;
             return reason;
         }
-        return TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, out bindings, partialChecksum);
+        return TranslateIpv4Core(frame.Slice(l3), wireLength - l3, mode, out bindings, partialChecksum, policing);
     }
 
     /// <summary>
@@ -149,15 +163,16 @@ public sealed class Translator
     /// <param name="buffer">The frames, rewritten in place.</param>
     /// <param name="frames">Where each frame sits in <paramref name="buffer"/> and its length on the wire.</param>
     /// <param name="verdicts">Receives each frame's verdict, in order; at least as long as <paramref name="frames"/>.</param>
-    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer) =>
-        TranslateEthernetBatch(buffer, frames, verdicts, default, counters, mode);
+    /// <param name="policing">The worker's lane of the bandwidth policer, its <see cref="PolicerLane.Now"/> set for the batch; null: no caps, no metering.</param>
+    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer, PolicerLane? policing = null) =>
+        TranslateEthernetBatch(buffer, frames, verdicts, default, counters, mode, policing);
 
     /// <summary>
     /// As <see cref="TranslateEthernetBatch(Span{byte}, ReadOnlySpan{BatchFrame}, Span{DropReason}, TrafficCounters, TranslateMode)"/>,
     /// and fills <paramref name="bindings"/> (when not empty; then at least as long as <paramref name="frames"/>) with the
     /// bindings that translated each frame.
     /// </summary>
-    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, Span<BindingIds> bindings, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer)
+    public void TranslateEthernetBatch(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, Span<BindingIds> bindings, TrafficCounters counters, TranslateMode mode = TranslateMode.Infer, PolicerLane? policing = null)
     {
         ArgumentNullException.ThrowIfNull(counters);
         if (verdicts.Length < frames.Length)
@@ -173,7 +188,7 @@ public sealed class Translator
         {
             int count = Math.Min(StageFrames, frames.Length - start);
             TranslateStages(buffer, frames.Slice(start, count), verdicts.Slice(start, count),
-                bindings.IsEmpty ? default : bindings.Slice(start, count), l3, counters, mode);
+                bindings.IsEmpty ? default : bindings.Slice(start, count), l3, counters, mode, policing);
         }
     }
 
@@ -194,7 +209,7 @@ public sealed class Translator
     private const int PrefetchMinBindings = 8192;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void TranslateStages(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, Span<BindingIds> bindingsOut, Span<int> l3, TrafficCounters counters, TranslateMode mode)
+    private void TranslateStages(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<DropReason> verdicts, Span<BindingIds> bindingsOut, Span<int> l3, TrafficCounters counters, TranslateMode mode, PolicerLane? policing)
     {
 
         // Stage 1 (large tables only): classify, and start the index reads of every common frame (a hint only).
@@ -242,11 +257,11 @@ public sealed class Translator
             BindingIds ids;
             if (entry != GeneralPath)
             {
-                reason = TranslateCommon(ref MemoryMarshal.GetReference(frame), entry & 0xFF, (entry & TcpFlag) != 0, mode, partialChecksum: false, out ids);
+                reason = TranslateCommon(ref MemoryMarshal.GetReference(frame), entry & 0xFF, (entry & TcpFlag) != 0, mode, partialChecksum: false, out ids, policing);
             }
             else
             {
-                reason = TranslateEthernetGeneral(frame, f.WireLength, mode, out ids);
+                reason = TranslateEthernetGeneral(frame, f.WireLength, mode, out ids, policing: policing);
             }
             verdicts[i] = reason;
             if (wantBindings)
@@ -290,7 +305,7 @@ public sealed class Translator
     /// Measured: 'gateway bench' and Translation/TranslateBenchmarks (perf/README.md).
     /// </remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private DropReason TranslateCommon(ref byte frame, int l3, bool tcp, TranslateMode mode, bool partialChecksum, out BindingIds bindings)
+    private DropReason TranslateCommon(ref byte frame, int l3, bool tcp, TranslateMode mode, bool partialChecksum, out BindingIds bindings, PolicerLane? policing)
     {
         ref byte ip = ref Unsafe.Add(ref frame, l3);
         uint source = ReadBigEndian32(ref Unsafe.Add(ref ip, Ipv4.SourceOffset));
@@ -303,6 +318,11 @@ public sealed class Translator
         {
             bindings = BindingIds.None;
             return DropReason.NoBinding;
+        }
+        if (policing is not null && !policing.Admit(snat ? outboundId : -1, dnat ? inboundId : -1, ReadBigEndian16(ref Unsafe.Add(ref ip, Ipv4.TotalLengthOffset))))
+        {
+            bindings = BindingIds.None;
+            return DropReason.BandwidthExceeded; // charged as in the general path, before any byte is written
         }
 
         // The change of each address as one's-complement words, ~old + new; nothing for an address left alone.
@@ -385,7 +405,7 @@ public sealed class Translator
     }
 
     /// <summary>The general path from the IPv4 header on; counts nothing (the caller does, once per frame or per batch).</summary>
-    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, out BindingIds bindings, bool partialChecksum = false)
+    private DropReason TranslateIpv4Core(Span<byte> ip, int wireLength, TranslateMode mode, out BindingIds bindings, bool partialChecksum = false, PolicerLane? policing = null)
     {
         bindings = BindingIds.None;
         // ---- The IPv4 header: captured whole, consistent, checksum verifies (RFC 791 §3.1, RFC 1812 §5.2.2). ----
@@ -461,6 +481,13 @@ public sealed class Translator
             {
                 return DropReason.IcmpInnerMismatch;
             }
+        }
+
+        // ---- Bandwidth caps: charged by the IPv4 total length, outbound on the source's binding, inbound on the
+        // destination's (a hairpin pays both), before any byte is written. ----
+        if (policing is not null && !policing.Admit(snat ? outboundId : -1, dnat ? inboundId : -1, totalLength))
+        {
+            return DropReason.BandwidthExceeded;
         }
 
         // ---- Rewrite: nothing above wrote a byte, so a dropped frame leaves as it came. ----

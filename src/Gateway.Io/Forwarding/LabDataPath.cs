@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Cluster;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.DataPlane.Offload;
 using Gateway.DataPlane.Translation;
 using Gateway.Io.L2;
@@ -68,7 +69,7 @@ public sealed class LabDataPath : IDisposable
 
     private LabDataPath(
         LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates,
-        IFramePort internet, MacAddress internetMac, IFramePort vpc, MacAddress vpcMac)
+        IFramePort internet, MacAddress internetMac, IFramePort vpc, MacAddress vpcMac, Policer? policer)
     {
         _options = options;
         _standby = options.StartStandby;
@@ -111,7 +112,11 @@ public sealed class LabDataPath : IDisposable
                 i < vpc.QueueCount ? vpc.Queue(i) : null,
                 new PortTransmitter(_internet, internet.Queue(i % internet.QueueCount), offloads),
                 new PortTransmitter(_vpc, vpc.Queue(i % vpc.QueueCount), offloads),
-                new FrameBatch(options.BatchSize, maxFrame));
+                new FrameBatch(options.BatchSize, maxFrame),
+                // Each worker its own lane of the policer (its clock and meters; the buckets are shared), and room to cut
+                // a super-frame the caps let only partly through.
+                policer?.CreateLane(),
+                policer is null ? [] : GC.AllocateUninitializedArray<byte>(maxFrame, pinned: true));
         }
         _l2Counters = new TrafficCounters(capacity);
         _threads = new Thread[workers + 1];
@@ -129,9 +134,10 @@ public sealed class LabDataPath : IDisposable
     /// <param name="options">The ports and the VPC's addressing.</param>
     /// <param name="bindings">The live binding table (read lock-free; the control plane stays its one writer).</param>
     /// <param name="knownPrivates">The private addresses allowed as sources on the VPC port.</param>
+    /// <param name="policer">The bandwidth caps to enforce and meter (null: none).</param>
     /// <exception cref="ArgumentException">Inconsistent options.</exception>
     /// <exception cref="IOException">A port could not be created or opened; nothing is left behind.</exception>
-    public static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates)
+    public static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, Policer? policer = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(bindings);
@@ -148,7 +154,7 @@ public sealed class LabDataPath : IDisposable
             vpc = options.VpcTap is { } vpcTap
                 ? TapPort.Create(vpcTap, TapOptionsFor(options, options.VpcTapInterfaceMac))
                 : OpenInterface(options, options.VpcInterface!, vpcMac);
-            var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac);
+            var path = new LabDataPath(options, bindings, knownPrivates, internet, internetMac, vpc, vpcMac, policer);
             path.StartThreads();
             return path;
         }
@@ -167,10 +173,10 @@ public sealed class LabDataPath : IDisposable
             : LivePort.Open(name, gatewayMac, options.PollMilliseconds);
 
     /// <summary>Starts forwarding between two ports that are already open (tests: ports in memory).</summary>
-    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc)
+    internal static LabDataPath Start(LabDataPathOptions options, BindingTable bindings, IPrivateAddressRegistry knownPrivates, IFramePort internet, IFramePort vpc, Policer? policer = null)
     {
         options.Validate(portsGiven: true);
-        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal());
+        var path = new LabDataPath(options, bindings, knownPrivates, internet, options.InternetMac ?? MacAddress.NewLocal(), vpc, options.VpcMac ?? MacAddress.NewLocal(), policer);
         path.StartThreads();
         return path;
     }
@@ -450,6 +456,10 @@ public sealed class LabDataPath : IDisposable
             IgnoreAsStandby(fromInternet ? _internet : _vpc, count);
             return;
         }
+        if (w.Lane is { } lane)
+        {
+            lane.Now = Policer.MonotonicTicks(); // once per batch: the frames of a batch arrived together
+        }
         for (int i = 0; i < count; i++)
         {
             if (fromInternet)
@@ -494,11 +504,20 @@ public sealed class LabDataPath : IDisposable
         {
             return;
         }
-        if (_translator.TranslateEthernet(frame, wireLength, w.Counters, TranslateMode.FromInternet, partial) != DropReason.None)
+        if (_translator.TranslateEthernet(frame, wireLength, w.Counters, TranslateMode.FromInternet, partial, out BindingIds ids, offload.IsGso ? null : w.Lane) != DropReason.None)
         {
             return;
         }
         uint destination = ReadAddress(frame, Ipv4Offset(frame), Ipv4.DestinationOffset);
+        if (offload.IsGso && w.Lane is not null && !AdmitSuperFrame(w, frame, offload, wireLength, ids, out GsoLayout layout, out int admitted))
+        {
+            for (int i = 0; i < admitted; i++)
+            {
+                int length = Segmenter.WriteSegment(frame, layout, i, w.Segments);
+                DeliverIntoVpc(w, w.Segments.AsSpan(0, length), VirtioNetHeader.None, length, destination, now);
+            }
+            return;
+        }
         DeliverIntoVpc(w, frame, offload, wireLength, destination, now);
     }
 
@@ -534,19 +553,73 @@ public sealed class LabDataPath : IDisposable
             return;
         }
         // Not IPv4 or too short to read: the translator says why (not-ipv4, malformed) and counts it.
-        if (_translator.TranslateEthernet(frame, wireLength, counters, TranslateMode.FromVpc, partial) != DropReason.None)
+        if (_translator.TranslateEthernet(frame, wireLength, counters, TranslateMode.FromVpc, partial, out BindingIds ids, offload.IsGso ? null : w.Lane) != DropReason.None)
         {
             return;
         }
         // Forwarded, so the frame is IPv4 with a whole header and l3 is where it starts (translation keeps the L2 layout).
         uint newDestination = ReadAddress(frame, l3, Ipv4.DestinationOffset);
+        uint publicSource = ReadAddress(frame, l3, Ipv4.SourceOffset);
+        if (offload.IsGso && w.Lane is not null && !AdmitSuperFrame(w, frame, offload, wireLength, ids, out GsoLayout layout, out int admitted))
+        {
+            for (int i = 0; i < admitted; i++)
+            {
+                int length = Segmenter.WriteSegment(frame, layout, i, w.Segments);
+                ToInternetOrHairpin(w, w.Segments.AsSpan(0, length), VirtioNetHeader.None, length, destination, newDestination, publicSource, now);
+            }
+            return;
+        }
+        ToInternetOrHairpin(w, frame, offload, wireLength, destination, newDestination, publicSource, now);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void ToInternetOrHairpin(Worker w, Span<byte> frame, in VirtioNetHeader offload, int wireLength, uint destination, uint newDestination, uint publicSource, long now)
+    {
         if (newDestination != destination)
         {
             DeliverIntoVpc(w, frame, offload, wireLength, newDestination, now); // hairpin: DNAT happened too
             return;
         }
-        uint publicSource = ReadAddress(frame, l3, Ipv4.SourceOffset);
-        _internet.Deliver(frame, offload, wireLength, _internetGateway != 0 ? _internetGateway : newDestination, publicSource, now, counters, w.ToInternet);
+        _internet.Deliver(frame, offload, wireLength, _internetGateway != 0 ? _internetGateway : newDestination, publicSource, now, w.Counters, w.ToInternet);
+    }
+
+    /// <summary>
+    /// Charges a translated GSO super-frame to the bandwidth caps as the segments it becomes (issue 11: a packet counts
+    /// its IPv4 total length, and a super-frame is the packets the far side will see). True: every segment fits, forward
+    /// it whole. False: only the first <paramref name="admitted"/> fit (0: none, the frame is counted as
+    /// bandwidth-exceeded); the caller cuts those out of it (<paramref name="layout"/>) and forwards them alone.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool AdmitSuperFrame(Worker w, ReadOnlySpan<byte> frame, in VirtioNetHeader offload, int wireLength, BindingIds ids, out GsoLayout layout, out int admitted)
+    {
+        PolicerLane lane = w.Lane!;
+        var kind = offload.GsoKind == VirtioNetHeader.GsoUdpL4 ? GsoKind.Udp : GsoKind.Tcp;
+        if (Segmenter.TryParse(frame, kind, offload.GsoSize, out layout) != DropReason.None)
+        {
+            // Not cut the way its header says (checked on arrival, so it goes out as the one packet it is).
+            int l3 = Translator.FindIpv4(frame, out _);
+            admitted = lane.Admit(ids.Outbound, ids.Inbound, BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(l3 + Ipv4.TotalLengthOffset))) ? 1 : 0;
+            layout = default;
+            return admitted == 1 || Unadmitted(w, wireLength);
+        }
+        int segments = layout.SegmentCount;
+        admitted = lane.AdmitSegments(ids.Outbound, ids.Inbound, layout.HeaderLength - layout.IpOffset, layout.SegmentSize, segments, layout.SegmentPayload(segments - 1));
+        if (admitted == segments)
+        {
+            return true;
+        }
+        if (admitted == 0)
+        {
+            Unadmitted(w, wireLength);
+        }
+        return false;
+    }
+
+    /// <summary>A super-frame the caps let nothing of through: counted as one frame dropped as bandwidth-exceeded.</summary>
+    private static bool Unadmitted(Worker w, int wireLength)
+    {
+        w.Counters.Undelivered(DropReason.BandwidthExceeded, wireLength);
+        return false;
     }
 
     /// <summary>
@@ -684,8 +757,13 @@ public sealed class LabDataPath : IDisposable
     /// <summary>One worker's state: its queues, transmitters, batch and counters. Touched by its own thread only, read by anyone.</summary>
     private sealed class Worker(
         int index, TrafficCounters counters, OffloadStatistics offloads, IPortQueue? internetIn, IPortQueue? vpcIn,
-        PortTransmitter toInternet, PortTransmitter toVpc, FrameBatch batch) : WorkerStatistics(index, counters, offloads, internetIn is not null, vpcIn is not null)
+        PortTransmitter toInternet, PortTransmitter toVpc, FrameBatch batch, PolicerLane? lane, byte[] segments)
+        : WorkerStatistics(index, counters, offloads, internetIn is not null, vpcIn is not null)
     {
+        /// <summary>This worker's lane of the bandwidth policer (null: no caps, no metering).</summary>
+        public readonly PolicerLane? Lane = lane;
+        /// <summary>Where a super-frame's admitted segments are cut when the caps let only part of it through.</summary>
+        public readonly byte[] Segments = segments;
         public readonly IPortQueue? InternetIn = internetIn;
         public readonly IPortQueue? VpcIn = vpcIn;
         public readonly PortTransmitter ToInternet = toInternet;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.Io.Replay;
@@ -9,33 +10,54 @@ public enum BindingEventOp
 {
     Bind,
     Unbind,
+    /// <summary>The caps of a bound public address change (ResetInstancesInternetMaxBandwidth in the cloud).</summary>
+    Bandwidth,
 }
 
-/// <summary>One line of an events file: a binding change applied when the replay reaches a capture time.</summary>
+/// <summary>One line of an events file: a binding or cap change applied when the replay reaches a capture time.</summary>
 public readonly record struct BindingEvent(long AtNanoseconds, BindingEventOp Op, uint PublicIp, uint PrivateIp, int Line)
 {
-    /// <summary>Applies the change through the same table path the control plane uses.</summary>
-    public void ApplyTo(BindingTable table)
+    /// <summary>The caps a <c>bind</c> gives the binding, or a <c>bandwidth</c> event sets.</summary>
+    public BandwidthCaps Caps { get; init; }
+
+    /// <summary>Applies the change through the same table path the control plane uses (and the caps to the policer, if any).</summary>
+    /// <exception cref="ReplayConfigurationException">A bandwidth event names an address that is not bound at its time.</exception>
+    public void ApplyTo(BindingTable table, Policer? policer = null, string source = "the events file")
     {
         ArgumentNullException.ThrowIfNull(table);
-        if (Op == BindingEventOp.Bind)
+        switch (Op)
         {
-            table.Bind(PublicIp, PrivateIp);
-        }
-        else
-        {
-            table.UnbindPublic(PublicIp);
+            case BindingEventOp.Bind:
+                int id = table.Bind(PublicIp, PrivateIp);
+                policer?.SetCaps(id, Caps);
+                break;
+            case BindingEventOp.Unbind:
+                table.UnbindPublic(PublicIp);
+                break;
+            default:
+                if (!table.TryGetPrivate(PublicIp, out _, out int bound))
+                {
+                    throw new ReplayConfigurationException(string.Create(CultureInfo.InvariantCulture,
+                        $"{source}: line {Line}: bandwidth for {Ipv4Address.Format(PublicIp)}, which is not bound at that capture time; bind it first (or drop the line)."));
+                }
+                policer?.SetCaps(bound, Caps);
+                break;
         }
     }
 
-    public override string ToString() => Op == BindingEventOp.Bind
-        ? $"bind {Ipv4Address.Format(PublicIp)} -> {Ipv4Address.Format(PrivateIp)}"
-        : $"unbind {Ipv4Address.Format(PublicIp)}";
+    public override string ToString() => Op switch
+    {
+        BindingEventOp.Bind => $"bind {Ipv4Address.Format(PublicIp)} -> {Ipv4Address.Format(PrivateIp)}",
+        BindingEventOp.Unbind => $"unbind {Ipv4Address.Format(PublicIp)}",
+        _ => $"bandwidth {Ipv4Address.Format(PublicIp)}: {Caps}",
+    };
 }
 
 /// <summary>
-/// The events file: JSON lines <c>{"at":&lt;seconds&gt;,"op":"bind"|"unbind","publicIp":…,"privateIp":…}</c>, where
-/// <c>at</c> is a capture time in seconds since the epoch, as the capture's timestamps are. Blank lines are allowed.
+/// The events file: JSON lines <c>{"at":&lt;seconds&gt;,"op":"bind"|"unbind"|"bandwidth","publicIp":…,"privateIp":…}</c>,
+/// where <c>at</c> is a capture time in seconds since the epoch, as the capture's timestamps are. A <c>bind</c> may and a
+/// <c>bandwidth</c> must carry <c>bandwidthOutMbps</c> and/or <c>bandwidthInMbps</c> (as in the bindings file). Blank
+/// lines are allowed.
 /// </summary>
 public static class BindingEvents
 {
@@ -89,32 +111,46 @@ public static class BindingEvents
     {
         if (root.ValueKind != JsonValueKind.Object)
         {
-            throw new ReplayConfigurationException($"{name}: expected an object {{\"at\":…,\"op\":\"bind\"|\"unbind\",\"publicIp\":…,\"privateIp\":…}}.");
+            throw new ReplayConfigurationException($"{name}: expected an object {{\"at\":…,\"op\":\"bind\"|\"unbind\"|\"bandwidth\",\"publicIp\":…,\"privateIp\":…}}.");
         }
         foreach (JsonProperty property in root.EnumerateObject())
         {
-            if (property.Name is not ("at" or "op" or "publicIp" or "privateIp"))
+            if (property.Name is not ("at" or "op" or "publicIp" or "privateIp" or "bandwidthOutMbps" or "bandwidthInMbps"))
             {
-                throw new ReplayConfigurationException($"{name}: unknown field \"{property.Name}\" (expected at, op, publicIp, privateIp).");
+                throw new ReplayConfigurationException($"{name}: unknown field \"{property.Name}\" (expected at, op, publicIp, privateIp, bandwidthOutMbps, bandwidthInMbps).");
             }
         }
         if (!root.TryGetProperty("at", out JsonElement at) || at.ValueKind != JsonValueKind.Number || !at.TryGetDecimal(out decimal seconds) || seconds < 0 || seconds > 9_000_000_000m)
         {
             throw new ReplayConfigurationException($"{name}: \"at\" must be a capture time in seconds (a non-negative number, e.g. 1700000000.25).");
         }
-        if (!root.TryGetProperty("op", out JsonElement op) || op.ValueKind != JsonValueKind.String || op.GetString() is not ("bind" or "unbind"))
+        if (!root.TryGetProperty("op", out JsonElement op) || op.ValueKind != JsonValueKind.String || op.GetString() is not ("bind" or "unbind" or "bandwidth"))
         {
-            throw new ReplayConfigurationException($"{name}: \"op\" must be \"bind\" or \"unbind\".");
+            throw new ReplayConfigurationException($"{name}: \"op\" must be \"bind\", \"unbind\" or \"bandwidth\".");
         }
-        bool bind = op.GetString() == "bind";
+        var kind = op.GetString() switch
+        {
+            "bind" => BindingEventOp.Bind,
+            "unbind" => BindingEventOp.Unbind,
+            _ => BindingEventOp.Bandwidth,
+        };
         uint publicIp = BindingsFile.ReadAddress(root, "publicIp", name);
         uint privateIp = 0;
-        if (bind || root.TryGetProperty("privateIp", out _))
+        if (kind == BindingEventOp.Bind || root.TryGetProperty("privateIp", out _))
         {
             privateIp = BindingsFile.ReadAddress(root, "privateIp", name);
         }
+        var caps = BindingsFile.ReadCaps(root, name);
+        if (kind == BindingEventOp.Bandwidth && caps.IsUnlimited)
+        {
+            throw new ReplayConfigurationException($"{name}: a \"bandwidth\" event needs bandwidthOutMbps and/or bandwidthInMbps.");
+        }
+        if (kind == BindingEventOp.Unbind && !caps.IsUnlimited)
+        {
+            throw new ReplayConfigurationException($"{name}: an \"unbind\" event takes no bandwidth.");
+        }
         // Decimal keeps "1700000000.000001" exact; nanoseconds are what frames are compared in.
         long nanoseconds = (long)decimal.Truncate(seconds * 1_000_000_000m);
-        return new BindingEvent(nanoseconds, bind ? BindingEventOp.Bind : BindingEventOp.Unbind, publicIp, privateIp, line);
+        return new BindingEvent(nanoseconds, kind, publicIp, privateIp, line) { Caps = caps };
     }
 }

@@ -1,20 +1,28 @@
 using System.Globalization;
 using System.Text.Json;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Policing;
 using Gateway.Packets;
 
 namespace Gateway.Io.Replay;
 
+/// <summary>A binding of a replay and its bandwidth caps (<see cref="BandwidthCaps.Unlimited"/> when none are given).</summary>
+public sealed record ReplayBinding(uint PublicIp, uint PrivateIp, BandwidthCaps Caps)
+{
+    public Binding Binding => new(PublicIp, PrivateIp);
+}
+
 /// <summary>
-/// The bindings a replay starts from: <c>{"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, …]}</c>.
+/// The bindings a replay starts from: <c>{"bindings":[{"publicIp":"198.51.100.10","privateIp":"10.0.0.5"}, …]}</c>,
+/// each optionally with <c>"bandwidthOutMbps"</c> and <c>"bandwidthInMbps"</c>.
 /// </summary>
 /// <remarks>
 /// Validated whole before anything is written: strict dotted-quad addresses, no address bound twice on either
-/// side (1:1 NAT), no unknown fields (a misspelt field name would otherwise be silently ignored).
+/// side (1:1 NAT), no unknown fields (a misspelt field name would otherwise be silently ignored), caps in range.
 /// </remarks>
 public static class BindingsFile
 {
-    public static IReadOnlyList<Binding> Load(string path)
+    public static IReadOnlyList<ReplayBinding> Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         string text;
@@ -29,7 +37,7 @@ public static class BindingsFile
         return Parse(text, path);
     }
 
-    public static IReadOnlyList<Binding> Parse(string json, string source)
+    public static IReadOnlyList<ReplayBinding> Parse(string json, string source)
     {
         JsonDocument document;
         try
@@ -56,7 +64,7 @@ public static class BindingsFile
                 }
             }
 
-            var bindings = new List<Binding>();
+            var bindings = new List<ReplayBinding>();
             var byPublic = new Dictionary<uint, int>();
             var byPrivate = new Dictionary<uint, int>();
             int index = 0;
@@ -69,9 +77,9 @@ public static class BindingsFile
                 }
                 foreach (JsonProperty property in entry.EnumerateObject())
                 {
-                    if (property.Name is not ("publicIp" or "privateIp"))
+                    if (property.Name is not ("publicIp" or "privateIp" or "bandwidthOutMbps" or "bandwidthInMbps"))
                     {
-                        throw new ReplayConfigurationException($"{name}: unknown field \"{property.Name}\" (expected publicIp and privateIp).");
+                        throw new ReplayConfigurationException($"{name}: unknown field \"{property.Name}\" (expected publicIp, privateIp, bandwidthOutMbps, bandwidthInMbps).");
                     }
                 }
                 uint publicIp = ReadAddress(entry, "publicIp", name);
@@ -88,11 +96,46 @@ public static class BindingsFile
                 }
                 byPublic.Add(publicIp, index);
                 byPrivate.Add(privateIp, index);
-                bindings.Add(new Binding(publicIp, privateIp));
+                bindings.Add(new ReplayBinding(publicIp, privateIp, ReadCaps(entry, name)));
                 index++;
             }
             return bindings;
         }
+    }
+
+    /// <summary>
+    /// The optional caps of an entry: <c>bandwidthOutMbps</c> and <c>bandwidthInMbps</c>, positive numbers of Mbps with
+    /// at most three decimals (kbps), 0.064 to 100,000. An outbound cap alone gives the inbound cap by the cloud's rule
+    /// for traffic and bandwidth billing (10 Mbps up to 10 Mbps out, else equal).
+    /// </summary>
+    internal static BandwidthCaps ReadCaps(JsonElement entry, string name)
+    {
+        long outbound = ReadKbps(entry, "bandwidthOutMbps", name);
+        long inbound = ReadKbps(entry, "bandwidthInMbps", name);
+        if (inbound == 0 && outbound != 0)
+        {
+            inbound = BandwidthCaps.InboundKbpsByRule(outbound);
+        }
+        return new BandwidthCaps(outbound, inbound);
+    }
+
+    private static long ReadKbps(JsonElement entry, string field, string name)
+    {
+        if (!entry.TryGetProperty(field, out JsonElement value))
+        {
+            return 0;
+        }
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal mbps))
+        {
+            throw new ReplayConfigurationException($"{name}: {field} {value.GetRawText()} is not a number of Mbps (e.g. 5 or 0.5).");
+        }
+        decimal kbps = mbps * 1000m;
+        if (kbps != decimal.Truncate(kbps) || kbps < BandwidthCaps.MinKbps || kbps > BandwidthCaps.MaxKbps)
+        {
+            throw new ReplayConfigurationException(string.Create(CultureInfo.InvariantCulture,
+                $"{name}: {field} {value.GetRawText()} must be {BandwidthCaps.MinKbps / 1000m} to {BandwidthCaps.MaxKbps / 1000} Mbps with at most three decimals (whole kbps)."));
+        }
+        return (long)kbps;
     }
 
     /// <summary>Reads a strict dotted-quad host address field; the message names the entry and field.</summary>

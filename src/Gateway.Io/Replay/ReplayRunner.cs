@@ -10,7 +10,7 @@ namespace Gateway.Io.Replay;
 public static class ReplayRunner
 {
     public static async Task<ReplayResult> RunAsync(
-        string inputPath, string outputPath, IReadOnlyList<Binding> bindings, IReadOnlyList<BindingEvent> events, CancellationToken cancellationToken = default)
+        string inputPath, string outputPath, IReadOnlyList<ReplayBinding> bindings, IReadOnlyList<BindingEvent> events, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(inputPath);
         ArgumentNullException.ThrowIfNull(outputPath);

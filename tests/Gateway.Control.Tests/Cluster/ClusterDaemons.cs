@@ -73,6 +73,11 @@ internal sealed class ClusterDaemons : IDisposable
         _nodes[i] = null;
     }
 
+    /// <summary>What every running node printed (its last 60 lines), for a failure's message.</summary>
+    public string Logs() => string.Join("\n", Enumerable.Range(0, _nodes.Length).Select(i =>
+        $"--- node {NodeName(i)} ({(_nodes[i] is { } n ? $"pid {n.Id}{(n.HasExited ? ", exited" : "")}" : "not running")}):\n" +
+        string.Join("\n", (_nodes[i]?.Output ?? "").Split('\n').TakeLast(60))));
+
     public ApiClient Client(HttpClient http, int i) => _nodes[i]!.Client(http);
 
     /// <summary>Every item of a Describe* action, page by page.</summary>
@@ -123,11 +128,24 @@ internal sealed class ClusterDaemons : IDisposable
         return result;
     }
 
-    private static List<JsonNode> EtcdJson(string endpoints, string prefix, string relative)
+    /// <summary>The lease node <paramref name="i"/>'s registration is attached to (etcdctl), or null when it is not registered.</summary>
+    public long? RegistrationLease(int i)
+    {
+        var response = JsonNode.Parse(Etcdctl("get", Prefix + "cluster/nodes/" + NodeName(i), "-w", "json"))!;
+        return response["kvs"] is JsonArray { Count: 1 } kvs ? kvs[0]!["lease"]!.GetValue<long>() : null;
+    }
+
+    private static List<JsonNode> EtcdJson(string endpoints, string prefix, string relative) =>
+        [.. Etcdctl(endpoints, "get", "--prefix", prefix + relative, "--print-value-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!)];
+
+    /// <summary>Runs etcdctl (an independent client) against the test cluster; its output.</summary>
+    public string Etcdctl(params string[] args) => Etcdctl(_etcd.Endpoints, args);
+
+    private static string Etcdctl(string endpoints, params string[] args)
     {
         var info = new ProcessStartInfo("etcdctl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["ETCDCTL_API"] = "3";
-        foreach (string arg in (string[])["--endpoints", endpoints, "get", "--prefix", prefix + relative, "--print-value-only"])
+        foreach (string arg in (string[])["--endpoints", endpoints, .. args])
         {
             info.ArgumentList.Add(arg);
         }
@@ -136,7 +154,7 @@ internal sealed class ClusterDaemons : IDisposable
         string error = process.StandardError.ReadToEnd();
         process.WaitForExit();
         Assert.True(process.ExitCode == 0, $"etcdctl failed: {error}");
-        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!)];
+        return output;
     }
 
     public void Dispose()

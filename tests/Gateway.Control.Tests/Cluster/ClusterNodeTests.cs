@@ -49,6 +49,43 @@ public sealed class ClusterNodeTests(ITestOutputHelper output)
         Assert.Equal(3, bindingsBefore.Count);
     }
 
+    /// <summary>
+    /// Each etcd member in turn is killed (SIGKILL) for longer than the node's lease TTL, then restarted. Whichever member
+    /// held the node's keep-alive stream, the stream moves to another and the lease never lapses (a write on the dead
+    /// stream throws the transport's IOException, which once ended the keep-alive loop: the lease expired 2 s later and
+    /// the node vanished from the cluster). Then the lease is revoked from outside: the node is listed again under a new one.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Cluster")]
+    public async Task EachEtcdMemberKilledInTurn_TheNodeKeepsItsLease_AndALostLeaseIsReplaced()
+    {
+        using var etcd = EtcdTestCluster.Start(3);
+        using var nodes = new ClusterDaemons(etcd, 1, eipQuota: 10);
+        await nodes.StartAllAsync();
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        long lease = nodes.RegistrationLease(0) ?? throw new InvalidOperationException("the node did not register");
+        for (int member = 0; member < etcd.MemberCount; member++)
+        {
+            etcd.Kill(member);
+            await Task.Delay(TimeSpan.FromSeconds(3 * 2)); // three TTLs (2 s): a lease nobody renews is gone by then
+            Assert.True(nodes.RegistrationLease(0) == lease,
+                $"with etcd member {member} killed, the node's registration is under lease {nodes.RegistrationLease(0)?.ToString("x") ?? "none"}, not {lease:x}:\n{nodes.Logs()}");
+            etcd.Restart(member);
+            etcd.WaitHealthy(TimeSpan.FromSeconds(30));
+        }
+
+        nodes.Etcdctl("lease", "revoke", lease.ToString("x"));
+        var sw = Stopwatch.StartNew();
+        while (nodes.RegistrationLease(0) is not { } renewed || renewed == lease)
+        {
+            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"the node did not register again within 30 s of losing its lease:\n{nodes.Logs()}");
+            await Task.Delay(100);
+        }
+        var status = await nodes.Client(http, 0).CallAsync("vpc", "DescribeGatewayCluster");
+        Assert.Equal(["n0"], status.GetProperty("nodes").EnumerateArray().Select(n => n.GetProperty("name").GetString()));
+        Assert.Contains("registering again", nodes[0]!.Output, StringComparison.Ordinal);
+    }
+
     [Fact]
     [Trait("Category", "Cluster")]
     public async Task QuorumLost_ChangesFailWithACleanEnvelopeInTime_ReadsStay_AndQuorumBackResumesEverything()
@@ -133,7 +170,7 @@ public sealed class ClusterNodeTests(ITestOutputHelper output)
         for (int i = 0; i < changes; i++)
         {
             long acknowledged = Stopwatch.GetTimestamp(); // from the request on node A: rules, commit, watch to node B
-            string ins = planeA.RunInstances(new RunInstancesCommand(1, 1, null, "T", null, "", "z", "t", "i")).Single();
+            string ins = planeA.RunInstances(new RunInstancesCommand(1, 1, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "", "z", "t", "i")).Single();
             uint priv = planeA.ListInstances().Single(v => v.Instance.Id == ins).Instance.PrivateIp;
             var spin = Stopwatch.StartNew();
             long at;

@@ -295,7 +295,10 @@ public sealed class ClusterRaceTests(ITestOutputHelper output)
             {
                 break;
             }
-            Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"the nodes did not catch up with etcd within 30 s: {status}");
+            if (sw.Elapsed >= TimeSpan.FromSeconds(30))
+            {
+                Assert.Fail($"the nodes did not catch up with etcd within 30 s: {status}\n{nodes.Logs()}");
+            }
             await Task.Delay(100);
         }
 

@@ -48,9 +48,9 @@ public abstract class ClientTokenTests : IDisposable
     public void ARefusedRequest_DoesNotUseUpItsToken()
     {
         // 6 public IPs in the fixture's pool: 7 instances with bandwidth cannot all get one, so nothing is created.
-        Assert.Throws<ApiException>(() => _f.Plane.RunInstances(new RunInstancesCommand(7, 5, null, "T", null, "", "z", "t", "i") { ClientToken = "token-c" }));
+        Assert.Throws<ApiException>(() => _f.Plane.RunInstances(new RunInstancesCommand(7, 5, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "", "z", "t", "i") { ClientToken = "token-c" }));
 
-        Assert.Equal(2, _f.Plane.RunInstances(new RunInstancesCommand(2, 5, null, "T", null, "", "z", "t", "i") { ClientToken = "token-c" }).Count);
+        Assert.Equal(2, _f.Plane.RunInstances(new RunInstancesCommand(2, 5, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "", "z", "t", "i") { ClientToken = "token-c" }).Count);
     }
 }
 

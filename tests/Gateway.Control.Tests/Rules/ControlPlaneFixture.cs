@@ -53,7 +53,11 @@ internal sealed class ControlPlaneFixture : IDisposable
     public ControlState State => Plane.State;
     public BindingTable Table { get; private set; } = null!;
     public ControlPlane Plane { get; private set; } = null!;
+    public Gateway.DataPlane.Policing.Policer Policer { get; private set; } = null!;
+    /// <summary>The events as kind and addresses (what most rules pin); <see cref="FullEvents"/> keeps ids and caps too.</summary>
     public List<ControlPlaneEvent> Events { get; } = [];
+
+    public List<ControlPlaneEvent> FullEvents { get; } = [];
 
     public static uint Ip(string text) => Ipv4Address.TryParse(text, out uint ip) ? ip : throw new ArgumentException(text);
 
@@ -67,10 +71,15 @@ internal sealed class ControlPlaneFixture : IDisposable
         var members = _pools.SelectMany(p => Ipv4Cidr.Parse(p).Hosts()).ToList();
         var state = Store.Load(members, Ipv4Cidr.Parse(_subnet), "vpc-test0001", "subnet-test0001");
         Table = new BindingTable();
-        Plane = new ControlPlane(state, Store, Table, _limits, _clock);
+        Policer = new Gateway.DataPlane.Policing.Policer();
+        Plane = new ControlPlane(state, Store, Table, _limits, _clock, Policer);
         Plane.LoadTable();
         (Store as IChangeFeed)?.Start(Plane, state);
-        Plane.Changed += Events.Add;
+        Plane.Changed += e =>
+        {
+            FullEvents.Add(e);
+            Events.Add(new ControlPlaneEvent(e.Kind, e.PrivateAddress, e.PublicAddress));
+        };
     }
 
     /// <summary>Closes the store and opens everything again from disk, as a restart does.</summary>
@@ -92,6 +101,10 @@ internal sealed class ControlPlaneFixture : IDisposable
 
     public uint? PublicIpInTable(uint privateIp) => Table.TryGetPublic(privateIp, out uint pub, out _) ? pub : null;
 
+    /// <summary>The caps the policer holds for the binding of <paramref name="publicIp"/> (unlimited when it is not bound).</summary>
+    public Gateway.DataPlane.Policing.BandwidthCaps CapsInPolicer(uint publicIp) =>
+        Table.TryGetPrivate(publicIp, out _, out int id) ? Policer.CapsOf(id) : Gateway.DataPlane.Policing.BandwidthCaps.Unlimited;
+
     /// <summary>Everything observable: instances, EIPs, the free pool in hand-out order, the table and the database's bindings.</summary>
     public string Fingerprint()
     {
@@ -106,6 +119,7 @@ internal sealed class ControlPlaneFixture : IDisposable
         }
         sb.AppendLine("pool " + string.Join(",", State.Pool.FreeInOrder().Select(f => $"{f.FreedSeq}:{Text(f.Ip)}")));
         sb.AppendLine("table " + string.Join(",", Table.Snapshot().Select(b => b.ToString()).Order(StringComparer.Ordinal)));
+        sb.AppendLine("caps " + string.Join(",", Table.Snapshot().Select(b => $"{Text(b.PublicAddress)}:{CapsInPolicer(b.PublicAddress)}").Order(StringComparer.Ordinal)));
         sb.AppendLine("db " + string.Join(",", Store.ReadBindings().Select(b => $"{Text(b.PublicIp)}>{Text(b.PrivateIp)}").Order(StringComparer.Ordinal)));
         sb.AppendLine($"seq {State.NextSeq} task {State.NextTaskId}");
         return sb.ToString();

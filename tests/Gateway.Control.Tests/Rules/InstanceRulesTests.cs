@@ -113,7 +113,7 @@ public abstract class InstanceRulesTests : IDisposable
     public void RunInstances_SubnetFull_IsRefusedUnchanged()
     {
         using var small = new ControlPlaneFixture(subnet: "10.9.0.0/29", store: _store); // .2 to .6 assignable: 5
-        small.Plane.RunInstances(new RunInstancesCommand(5, 0, null, "T", null, "", "z", "t", "i"));
+        small.Plane.RunInstances(new RunInstancesCommand(5, 0, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "", "z", "t", "i"));
 
         small.AssertRejected(ErrorCodes.NoAvailableIpInSubnet, () => small.RunOne(bandwidth: 0));
     }

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.NetworkInformation;
 using Gateway.DataPlane.Bindings;
 using Gateway.DataPlane.Counters;
+using Gateway.DataPlane.Policing;
 using Gateway.DataPlane.Translation;
 using Gateway.Io.L2;
 using Gateway.Io.Ports;
@@ -38,7 +39,7 @@ public sealed class DataPathOffloadTests
     /// <summary>A data path between two memory ports, with A and B bound and (optionally) every neighbour resolved.</summary>
     private sealed class Rig : IDisposable
     {
-        public Rig(bool internetGso = true, bool vpcGso = true, int workers = 1, bool resolve = true)
+        public Rig(bool internetGso = true, bool vpcGso = true, int workers = 1, bool resolve = true, Policer? policer = null)
         {
             Internet = new MemoryPort("mem-inet", workers, internetGso);
             Vpc = new MemoryPort("mem-vpc", workers, vpcGso);
@@ -52,7 +53,8 @@ public sealed class DataPathOffloadTests
             Assert.True(MacAddress.TryParse(GatewayVpcMac.Replace('-', ':'), out var vpcMac));
             Path = LabDataPath.Start(
                 new LabDataPathOptions { VpcSubnet = Ipv4Subnet.Parse("10.0.0.0/24"), InternetMac = internetMac, VpcMac = vpcMac, Workers = workers },
-                bindings, privates, Internet, Vpc);
+                bindings, privates, Internet, Vpc, policer);
+            Bindings = bindings;
             if (resolve)
             {
                 // Each neighbour asks for the gateway, which learns it from the request (RFC 826) and answers.
@@ -68,6 +70,7 @@ public sealed class DataPathOffloadTests
         public MemoryPort Internet { get; }
         public MemoryPort Vpc { get; }
         public LabDataPath Path { get; }
+        public BindingTable Bindings { get; }
 
         public void DrainSent()
         {
@@ -323,6 +326,48 @@ public sealed class DataPathOffloadTests
         Assert.Equal(total.ForwardedPackets, workers.Sum(w => w.Counters.ForwardedPacketCount) + rig.Path.MaintenanceCounters.ForwardedPacketCount);
         Assert.Equal(total, CounterSnapshot.Of(rig.Path.Counters), new SnapshotComparer());
         Assert.Equal(Workers * PerFlow, total.ForwardedPackets);
+    }
+
+    /// <summary>
+    /// Issue 11: a GSO super-frame is charged as the segments it becomes. With an inbound cap whose bucket holds fewer
+    /// bytes than the super-frame, the leading segments that fit leave on their own (whole, translated, checksums
+    /// valid, the payload's first bytes in order, even to a port that takes GSO) and the rest are metered as dropped;
+    /// a second super-frame right after finds the bucket empty and is dropped whole as bandwidth-exceeded.
+    /// </summary>
+    [Fact]
+    public void ASuperFrameOverItsInboundCap_LeavesAsTheSegmentsThatFit_AndTheRestAreDropped()
+    {
+        var policer = new Policer();
+        using var rig = new Rig(policer: policer);
+        Assert.True(rig.Bindings.TryGetPrivate(Ip(PublicA), out _, out int id));
+        // Inbound 64 kbps, the smallest cap: the bucket holds 1,514 bytes (the floor), and a 1,488-byte segment takes
+        // 186 ms to earn back, far longer than the test needs to send the second super-frame.
+        policer.SetCaps(id, new BandwidthCaps(OutboundKbps: 100_000, InboundKbps: BandwidthCaps.MinKbps));
+        byte[] payload = Payload(20_000);
+        byte[] superFrame = PartialChecksums.MakePartial(Frames.Tcp(Host, PublicA, 40000, 80, payload, s_fromHost));
+
+        rig.Internet.Inject(superFrame, Tso(superFrame, 1448));
+
+        // 14 segments of 1,488 IPv4 bytes (20 + 20 + 1,448); one fits in 1,514 bytes.
+        var segments = Rig.Take(rig.Vpc, 1);
+        var joined = new List<byte>();
+        foreach (var (frame, header, _) in segments)
+        {
+            Assert.True(header.IsPlain);
+            Oracle.AssertChecksumsValid(frame);
+            var ip = Oracle.Ipv4(frame);
+            Assert.Equal((Host, PrivateA), (ip.SourceAddress.ToString(), ip.DestinationAddress.ToString()));
+            joined.AddRange(ip.Extract<TcpPacket>().PayloadData);
+        }
+        Assert.Equal(payload.AsSpan(0, 1448).ToArray(), joined.ToArray());
+        var meter = policer.MeterOf(id);
+        Assert.Equal((1L, 13L), (meter.InboundPackets, meter.InboundDroppedPackets));
+        Assert.Equal(1488L, meter.InboundBytes);
+
+        rig.Internet.Inject(superFrame, Tso(superFrame, 1448));
+        Assert.True(Eventually(() => rig.Path.Snapshot().DropPackets(DropReason.BandwidthExceeded) == 1));
+        Assert.Null(rig.Vpc.Next(f => !IsArp(f), milliseconds: 200));
+        Assert.Equal(27L, policer.MeterOf(id).InboundDroppedPackets);
     }
 
     private sealed class SnapshotComparer : IEqualityComparer<CounterSnapshot>

@@ -1,11 +1,12 @@
 using Gateway.Control.Hosting;
+using Gateway.Control.Metering;
 
 namespace Gateway.WebConsole.Tests.Http;
 
 /// <summary>
-/// The details page's traffic panel: without metering it says so; with a history source on the host it draws the
-/// last hour. The source here is a fixed list of periods (the real one is the traffic meter, where metering exists);
-/// what is under test is the page: which periods it draws, and that the chart needs no inline style or script.
+/// The details page's traffic panel: the daemon's traffic meter is its history (a period stored in the metering
+/// database is drawn); without a history source it says so; with a fixed list of periods it draws exactly the last
+/// hour. What is under test is the page: which periods it draws, and that the chart needs no inline style or script.
 /// </summary>
 public sealed class TrafficPanelTests : IAsyncLifetime
 {
@@ -16,12 +17,32 @@ public sealed class TrafficPanelTests : IAsyncLifetime
     public async Task DisposeAsync() => await _host.DisposeAsync();
 
     [Fact]
+    public async Task TheMeteringHistoryIsDrawn()
+    {
+        using var client = _host.Client();
+        await client.SignedInAsync();
+        _host.Plane.RunInstances(new(1, 10, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "web", "z", "t", ""));
+        string id = _host.Plane.ListInstances().Single().Instance.Id;
+        Assert.Same(_host.Host.Meter, _host.Host.TrafficHistory);
+        Assert.Contains("No traffic metered for this instance in the last hour.", await client.GetPageAsync($"console/instances/{id}"), StringComparison.Ordinal);
+
+        // One closed 10-second period in the metering database, as the meter writes it: 10 Mbit/s out, 1 in.
+        long start = (_host.Clock.GetUtcNow().ToUnixTimeSeconds() - 600) / 10 * 10;
+        _host.Host.Meter.Store.AddPeriod(start, [(MeterKind.Instance, id, new MeterTotals(9000, 12_500_000, 900, 1_250_000, 0, 0, 0, 0))]);
+        string page = await client.GetPageAsync($"console/instances/{id}");
+        Assert.Contains("<svg class=\"chart\"", page, StringComparison.Ordinal);
+        Assert.Contains("Outbound (peak 10.0 Mbit/s, 11.9 MiB)", page, StringComparison.Ordinal);
+        Assert.Contains("Inbound (peak 1.00 Mbit/s, 1.2 MiB)", page, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task WithoutMeteringThePanelSaysSoAndWithItTheLastHourIsDrawn()
     {
         using var client = _host.Client();
         await client.SignedInAsync();
         _host.Plane.RunInstances(new(1, 10, null, "TRAFFIC_POSTPAID_BY_HOUR", null, "web", "z", "t", ""));
         string id = _host.Plane.ListInstances().Single().Instance.Id;
+        _host.Host.TrafficHistory = null; // a host without a history source
         string page = await client.GetPageAsync($"console/instances/{id}");
         Assert.Contains("does not meter traffic", page, StringComparison.Ordinal);
         Assert.DoesNotContain("<svg class=\"chart\"", page, StringComparison.Ordinal);
