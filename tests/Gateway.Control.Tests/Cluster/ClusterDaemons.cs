@@ -136,12 +136,12 @@ internal sealed class ClusterDaemons : IDisposable
     }
 
     private static List<JsonNode> EtcdJson(string endpoints, string prefix, string relative) =>
-        [.. Etcdctl(endpoints, "get", "--prefix", prefix + relative, "--print-value-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!)];
+        [.. EtcdctlAt(endpoints, "get", "--prefix", prefix + relative, "--print-value-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!)];
 
     /// <summary>Runs etcdctl (an independent client) against the test cluster; its output.</summary>
-    public string Etcdctl(params string[] args) => Etcdctl(_etcd.Endpoints, args);
+    public string Etcdctl(params string[] args) => EtcdctlAt(_etcd.Endpoints, args);
 
-    private static string Etcdctl(string endpoints, params string[] args)
+    private static string EtcdctlAt(string endpoints, params string[] args)
     {
         var info = new ProcessStartInfo("etcdctl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["ETCDCTL_API"] = "3";
