@@ -203,12 +203,12 @@ build_gateway() { # mode: tap | veth; backend: "" | packet | pcap
   cat > "$topo" <<EOF
 {
   "name": "$lab",
-  "gateway": { "mode": "$mode", "publicPool": ["198.51.100.0/28"]$extra },
+  "gateway": { "mode": "$mode", "publicPool": ["198.51.100.0/28"], "bandwidthCaps": false$extra },
   "internet": { "subnet": "203.0.113.0/24", "onLink": ["198.51.100.0/24"],
                 "nodes": [ { "name": "cli", "kind": "internet-host", "address": "203.0.113.1" } ] },
   "vpc": { "subnet": { "cidr": "10.0.1.0/24" } },
   "nodes": [ { "name": "srv", "kind": "instance", "privateAddress": "10.0.1.10",
-               "internetAccessible": { "publicIpAssigned": true, "internetMaxBandwidthOut": 65535 } } ]
+               "internetAccessible": { "publicIpAssigned": true, "internetMaxBandwidthOut": 100 } } ]
 }
 EOF
   "$gw" lab up "$topo" > "$tmp/lab-up-$mode.log" 2>&1 || { cat "$tmp/lab-up-$mode.log" >&2; return 1; }

@@ -42,7 +42,7 @@ load() { cut -d' ' -f1 /proc/loadavg; }
 up() { # up OFFLOADS → sets pid, pub, stats
   local extra=""; [ -n "$workers" ] && extra=", \"workers\": $workers"
   cat > "$tmp/t.json" <<J
-{ "name": "$name", "gateway": { "mode": "tap", "tapOffloads": $1$extra, "publicPool": ["198.51.100.0/28"] },
+{ "name": "$name", "gateway": { "mode": "tap", "tapOffloads": $1$extra, "bandwidthCaps": false, "publicPool": ["198.51.100.0/28"] },
   "internet": { "subnet": "203.0.113.0/24", "onLink": ["198.51.100.0/24"],
     "nodes": [ { "name": "client", "kind": "internet-host", "address": "203.0.113.1" } ] },
   "vpc": { "subnet": { "cidr": "10.0.1.0/24" } },

@@ -60,6 +60,9 @@ internal static class RunCommand
         var vpcGateway = command.Define(CliSymbols.Text("--vpc-gateway", "ip", "the gateway's address in the VPC (default: the subnet's first usable address)"));
         var metrics = command.Define(CliSymbols.Text("--metrics", "host:port",
             "serve Prometheus metrics at http://<host:port>/metrics (loopback unless you say otherwise; :0 picks a free port, printed)"));
+        var bandwidthCaps = command.Define(CliSymbols.Choice("--bandwidth-caps",
+            "enforce: each public address is policed at its instance's bandwidth, as the cloud does; off: nothing is dropped for bandwidth (traffic is still metered) — for measuring the data path itself",
+            "enforce", [("enforce", true), ("off", false)]));
         var statsInterval = command.Define(CliSymbols.Int("--stats-interval", "seconds",
             "print a counters line every <s> seconds (0: only at shutdown); the counters are also kept in <dir>/datapath-stats.json, rewritten every second while they change",
             0, 0, 86_400));
@@ -118,6 +121,7 @@ internal static class RunCommand
                 RequestTimeout = TimeSpan.FromSeconds(p.GetValue(requestTimeout)),
                 TransitionTime = TimeSpan.FromSeconds(p.GetValue(transitionTime)),
                 MetricsEndPoint = p.GetValue(metrics) is { } metricsText ? ParseEndPoint(metricsText, "--metrics") : null,
+                EnforceBandwidthCaps = p.GetValue(bandwidthCaps),
             };
             if (options.Etcd is null && p.GetValue(segment) is not null)
             {

@@ -192,7 +192,7 @@ internal static partial class LabRunner
         }
     }
 
-    /// <summary>The daemon options the topology's gateway section sets: <c>--workers</c>, <c>--tap-offloads</c>.</summary>
+    /// <summary>The daemon options the topology's gateway section sets: <c>--workers</c>, <c>--tap-offloads</c>, <c>--bandwidth-caps</c>.</summary>
     private static List<string> DataPathTuning(Topology topology)
     {
         var options = new List<string>();
@@ -203,6 +203,10 @@ internal static partial class LabRunner
         if (topology.TapOffloads is { } offloads)
         {
             options.AddRange(["--tap-offloads", offloads ? "on" : "off"]);
+        }
+        if (topology.BandwidthCaps is false)
+        {
+            options.AddRange(["--bandwidth-caps", "off"]);
         }
         return options;
     }

@@ -70,6 +70,9 @@ internal sealed partial record Topology(
     /// <summary>Where the lab's daemon serves Prometheus metrics (<c>gateway.metrics</c>, passed as <c>--metrics</c>); null: not served.</summary>
     public string? Metrics { get; init; }
 
+    /// <summary><c>gateway.bandwidthCaps</c>: false runs the daemon with <c>--bandwidth-caps off</c> (null/true: enforced).</summary>
+    public bool? BandwidthCaps { get; init; }
+
     /// <summary>The gateway's address in the VPC: the subnet's first usable address, every instance's default route.</summary>
     public uint VpcGatewayAddress => VpcSubnet.Network + 1;
 
@@ -123,6 +126,7 @@ internal sealed partial record Topology(
             int? workers = null;
             bool? tapOffloads = null;
             string? metrics = null;
+            bool? bandwidthCaps = null;
             List<Ipv4Cidr>? pool = null;
             if (Member(root, "gateway") is { } gateway)
             {
@@ -175,6 +179,7 @@ internal sealed partial record Topology(
                     throw Error("gateway.workers", $"{workers} is not 1 to 256 (the data-path worker threads; each owns one queue of every TAP).");
                 }
                 tapOffloads = Bool(gateway, "tapOffloads", "gateway.tapOffloads");
+                bandwidthCaps = Bool(gateway, "bandwidthCaps", "gateway.bandwidthCaps");
                 if (Member(gateway, "nodes") is { } count)
                 {
                     gatewayNodes = count.ValueKind == JsonValueKind.Number && count.TryGetInt32(out int n) && n is >= 1 and <= 4
@@ -280,6 +285,7 @@ internal sealed partial record Topology(
                 GatewayNodes = gatewayNodes,
                 Etcd = etcd,
                 Metrics = metrics,
+                BandwidthCaps = bandwidthCaps,
             };
         }
 

@@ -65,6 +65,9 @@ public sealed record GatewayOptions
 
     /// <summary>Where to serve Prometheus metrics (<c>--metrics</c>); null: not served.</summary>
     public IPEndPoint? MetricsEndPoint { get; init; }
+
+    /// <summary>Police every public address at its instance's caps (<c>--bandwidth-caps enforce</c>, the default); false: meter only.</summary>
+    public bool EnforceBandwidthCaps { get; init; } = true;
 }
 
 /// <summary>
@@ -269,7 +272,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 log.WriteLine($"gateway: warning: instance {instance.Id} keeps {Ipv4Address.Format(instance.PrivateIp)}, outside --subnet {options.Subnet}.");
             }
             var table = new BindingTable(Math.Max(1024, members.Count));
-            var policer = new Policer(Math.Max(1024, members.Count));
+            var policer = new Policer(Math.Max(1024, members.Count)) { Enforcing = options.EnforceBandwidthCaps };
             var plane = new ControlPlane(state, store, table, new ControlPlaneLimits(options.EipQuota) { RequestTimeout = options.RequestTimeout, TransitionTime = options.TransitionTime }, options.Clock, policer);
             plane.LoadTable();
             if (!store.FeedsCommits)

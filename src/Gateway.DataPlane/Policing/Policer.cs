@@ -65,6 +65,12 @@ public sealed class Policer
         _slots = new long[Math.Max(16, bindingIdCapacity) * Stride];
     }
 
+    /// <summary>
+    /// False: every binding is left unlimited whatever <see cref="SetCaps"/> is told (<c>gateway run --bandwidth-caps
+    /// off</c>, for measuring the data path itself); the lanes still meter.
+    /// </summary>
+    public bool Enforcing { get; init; } = true;
+
     /// <summary>The per-binding words (read by the lanes on every packet).</summary>
     internal long[] Slots => Volatile.Read(ref _slots);
 
@@ -91,6 +97,10 @@ public sealed class Policer
     {
         ArgumentOutOfRangeException.ThrowIfNegative(bindingId);
         caps.Validate();
+        if (!Enforcing)
+        {
+            caps = BandwidthCaps.Unlimited;
+        }
         lock (_writerLock)
         {
             long[] slots = _slots;

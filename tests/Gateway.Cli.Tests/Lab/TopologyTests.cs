@@ -67,6 +67,7 @@ public sealed class TopologyTests : IDisposable
     [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": 0", "gateway.workers: 0 is not 1 to 256")]
     [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": \"two\"", "gateway.workers: must be a whole number")]
     [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"tapOffloads\": \"yes\"", "gateway.tapOffloads: must be true or false")]
+    [InlineData("\"mode\": \"tap\"", "\"mode\": \"tap\", \"bandwidthCaps\": \"off\"", "gateway.bandwidthCaps: must be true or false")]
     public void AMistakeIsAUsageErrorNamingTheFileAndTheField(string find, string replace, string expected)
     {
         string text = File.ReadAllText(Sample);
@@ -85,12 +86,14 @@ public sealed class TopologyTests : IDisposable
     {
         string text = File.ReadAllText(Sample);
         string path = Path.Combine(_dir, "t.json");
-        File.WriteAllText(path, ReplaceFirst(text, "\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": 3, \"tapOffloads\": false"));
+        File.WriteAllText(path, ReplaceFirst(text, "\"mode\": \"tap\"", "\"mode\": \"tap\", \"workers\": 3, \"tapOffloads\": false, \"bandwidthCaps\": false"));
 
         var t = Topology.Load(path, null);
 
         Assert.Equal(3, t.Workers);
         Assert.False(t.TapOffloads);
+        Assert.False(t.BandwidthCaps);
+        Assert.Null(Topology.Load(Sample, null).BandwidthCaps);
         Assert.Null(Topology.Load(Sample, null).Workers);
         Assert.Null(Topology.Load(Sample, null).TapOffloads);
     }

@@ -63,6 +63,26 @@ public class PolicerTests
         }
     }
 
+    /// <summary><c>gateway run --bandwidth-caps off</c>: the caps are told but not enforced; the lane still meters.</summary>
+    [Fact]
+    public void APolicerThatDoesNotEnforce_DropsNothing_AndStillMeters()
+    {
+        var nat = new Nat();
+        var policer = new Policer { Enforcing = false };
+        policer.SetCaps(nat.IdA, BandwidthCaps.FromMbps(1, 1));
+        Assert.Equal(BandwidthCaps.Unlimited, policer.CapsOf(nat.IdA));
+        var lane = policer.CreateLane();
+        lane.Now = T0;
+        byte[] frame = UdpOfIpLength(Internet, PublicA, 1500);
+        for (int i = 0; i < 1000; i++) // 1.5 MB at one instant: 240 times the 1 Mbps bucket
+        {
+            var copy = (byte[])frame.Clone();
+            Assert.Equal(DropReason.None, nat.Translator.TranslateEthernet(copy, copy.Length, nat.Counters, TranslateMode.Infer, lane));
+        }
+        var meter = policer.MeterOf(nat.IdA);
+        Assert.Equal((1000L, 1_500_000L, 0L), (meter.InboundPackets, meter.InboundBytes, meter.InboundDroppedPackets));
+    }
+
     [Fact]
     public void Arithmetic_ByteTimesAndDepths_AreTheDocumentedNumbers()
     {
