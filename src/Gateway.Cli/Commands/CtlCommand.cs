@@ -303,7 +303,10 @@ internal static class CtlCommand
             return new[]
             {
                 name,
-                active.TryGetValue(name, out string? segment) ? $"active ({segment})" : n.TryGetProperty("segment", out var s) && s.ValueKind == JsonValueKind.String ? "standby" : "-",
+                // "fenced": etcd names it, but it may not forward now (its authority lapsed; Cluster/ActiveAuthority).
+                active.TryGetValue(name, out string? segment)
+                    ? (n.TryGetProperty("fenced", out var f) && f.ValueKind == JsonValueKind.True ? $"fenced ({segment})" : $"active ({segment})")
+                    : n.TryGetProperty("segment", out var s) && s.ValueKind == JsonValueKind.String ? "standby" : "-",
                 n.GetProperty("appliedRevision").GetInt64().ToString(CultureInfo.InvariantCulture),
                 n.GetProperty("lag").GetInt64().ToString(CultureInfo.InvariantCulture),
                 n.GetProperty("api").GetString() ?? "",

@@ -82,7 +82,10 @@ internal static class LabCommand
         var active = rows.Where(r => r[3] == "active").Select(r => r[0]).ToList();
         Console.WriteLine(state.GatewayNodes.Count == 0
             ? $"lab {lab}: one gateway node (SQLite state)"
-            : $"lab {lab}: active node {(active.Count == 0 ? "none (an election is under way)" : string.Join(", ", active))}; etcd {state.EtcdEndpoints} prefix {state.EtcdPrefix}");
+            : $"lab {lab}: active node {(active.Count == 0 ? "none (an election is under way)" : string.Join(", ", active))}{Fenced(rows)}; etcd {state.EtcdEndpoints} prefix {state.EtcdPrefix}");
+        static string Fenced(List<string[]> rows) => rows.Where(r => r[3] == "fenced").Select(r => r[0]).ToList() is { Count: > 0 } fenced
+            ? $" (fenced: {string.Join(", ", fenced)} — holds the role but may not forward until the standbys or etcd confirm it)"
+            : "";
         return ExitCodes.Ok;
     }
 

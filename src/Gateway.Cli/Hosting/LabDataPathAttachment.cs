@@ -63,7 +63,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
         if (host.IsClustered)
         {
             // A cluster node starts as a standby on the cluster's virtual MACs; etcd's election makes one node active.
-            options = options with { StartStandby = true };
+            options = options with { StartStandby = true, Authority = host.ForwardingAuthority };
             if (host.VirtualMacs is { } macs && Gateway.Io.L2.MacAddress.TryParse(macs.Internet, out var internetMac) && Gateway.Io.L2.MacAddress.TryParse(macs.Vpc, out var vpcMac))
             {
                 options = options with { InternetMac = options.InternetMac ?? internetMac, VpcMac = options.VpcMac ?? vpcMac };
@@ -252,7 +252,7 @@ internal sealed class LabDataPathAttachment : IDataPath, IDataPathCounters
             json.WriteNumber("workerAllocatedBytes", path.Workers.Sum(w => w.AllocatedBytes));
             json.WriteEndObject();
             json.WriteNumber("knownPrivateAddresses", _knownPrivates.Count);
-            json.WriteString("role", _host!.IsClustered ? (path.IsStandby ? "standby" : "active") : "single");
+            json.WriteString("role", _host!.IsClustered ? (path.IsStandby ? "standby" : path.IsFenced ? "fenced" : "active") : "single");
             json.WriteString("node", _host.NodeName);
             json.WriteNumber("bindings", _host.Bindings.Count);
             json.WriteEndObject();

@@ -7,6 +7,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Etcdserverpb;
 using Gateway.Control.Store.Etcd;
+using Gateway.DataPlane.Cluster;
 using Google.Protobuf;
 using Grpc.Core;
 
@@ -39,6 +40,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     public const string NodesPrefix = "cluster/nodes/";
     public const string ActivePrefix = "cluster/active/";
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan BumpTimeout = TimeSpan.FromMilliseconds(500);
 
     private readonly EtcdConnection _etcd;
     private readonly ClusterOptions _options;
@@ -46,11 +48,18 @@ internal sealed class ClusterNode : IAsyncDisposable
     private readonly string _apiEndpoint;
     private readonly CancellationTokenSource _stop = new();
     private readonly UdpClient _heartbeat;
-    private readonly Dictionary<string, long> _lastAdvert = new(StringComparer.Ordinal); // node → Stopwatch ticks
     private readonly Lock _peersLock = new();
-    private readonly HashSet<IPEndPoint> _peers = [];
+    private readonly Dictionary<string, Peer> _peers = new(StringComparer.Ordinal); // same segment, other names
+    private readonly ForwardingAuthority _authority;
+    private readonly ActiveAuthority _activeAuthority;
+    private readonly StandbyWatch _standby;
+    private readonly long _silenceTicks;
+    private readonly QuorumProbe _quorum;
+    private long _leaseTtlSeconds;
+    private bool _forwardingWithoutQuorum; // election loop only
     private long _lease;
     private long _epoch;
+    private long _heldRevision; // the active key's mod revision this node last wrote (takeover or bump)
     private volatile bool _active;
     private string? _activeNode;
     private readonly List<Task> _loops = [];
@@ -58,19 +67,32 @@ internal sealed class ClusterNode : IAsyncDisposable
     private Thread? _listener;
     private TextWriter _log = TextWriter.Null;
 
-    public ClusterNode(EtcdConnection etcd, ClusterOptions options, Func<long> appliedRevision, string apiEndpoint)
+    /// <param name="authority">The deadline this node's data path forwards under; this node advances it while it holds the role.</param>
+    public ClusterNode(EtcdConnection etcd, ClusterOptions options, Func<long> appliedRevision, string apiEndpoint, ForwardingAuthority authority)
     {
         _etcd = etcd;
         _options = options;
         _appliedRevision = appliedRevision;
         _apiEndpoint = apiEndpoint;
         _heartbeat = new UdpClient(new IPEndPoint(IPAddress.Loopback, 0));
+        _authority = authority;
+        _silenceTicks = ToTicks(options.TakeoverSilence);
+        _activeAuthority = new ActiveAuthority(authority, _silenceTicks, ToTicks(options.FenceMargin));
+        _standby = new StandbyWatch(_silenceTicks, Stopwatch.GetTimestamp());
+        _quorum = new QuorumProbe(etcd);
     }
+
+    private static long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * Stopwatch.Frequency);
+
+    private sealed record Peer(IPEndPoint EndPoint, bool Registered, long HeardAt);
 
     public string Name => _etcd.Options.NodeName;
 
     /// <summary>True while this node's data path is the active one for its segment pair.</summary>
     public bool IsActive => _active;
+
+    /// <summary>True while this node holds the role in etcd but has no current permission to forward (see <see cref="ActiveAuthority"/>).</summary>
+    public bool IsFenced => _active && !_authority.PermitsNow;
 
     /// <summary>The node etcd names active for the segment pair (null: none, or not known yet).</summary>
     public string? ActiveNode => Volatile.Read(ref _activeNode);
@@ -85,6 +107,10 @@ internal sealed class ClusterNode : IAsyncDisposable
         _log = log;
         await GrantLeaseAsync(cancellationToken).ConfigureAwait(false);
         await RegisterAsync(cancellationToken).ConfigureAwait(false);
+        if (_options.Segment is not null)
+        {
+            await LearnMembersAsync(cancellationToken).ConfigureAwait(false);
+        }
         _loops.Add(Task.Run(KeepAliveLoopAsync, CancellationToken.None));
         _loops.Add(Task.Run(RegistryLoopAsync, CancellationToken.None));
         if (_options.Segment is not null)
@@ -99,10 +125,23 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     // ------------------------------------------------------------ lease and registration
 
+    private async Task LearnMembersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _quorum.LearnMembersAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (RpcException e)
+        {
+            _log.WriteLine($"gateway: cluster: cannot list etcd's members ({_etcd.Explain(e)}); a lone active node will fence itself if etcd loses quorum");
+        }
+    }
+
     private async Task GrantLeaseAsync(CancellationToken cancellationToken)
     {
         var response = await EtcdStore.CallAsync(_etcd, async () => await _etcd.Lease.LeaseGrantAsync(
             new LeaseGrantRequest { TTL = _options.LeaseTtlSeconds }, EtcdConnection.Headers, _etcd.Deadline(), cancellationToken), "grant this node's lease").ConfigureAwait(false);
+        Interlocked.Exchange(ref _leaseTtlSeconds, response.TTL);
         Interlocked.Exchange(ref _lease, response.ID);
     }
 
@@ -126,6 +165,7 @@ internal sealed class ClusterNode : IAsyncDisposable
             SetActive(false);
             await GrantLeaseAsync(_stop.Token).ConfigureAwait(false);
             await RegisterAsync(_stop.Token).ConfigureAwait(false);
+            _standby.OnRegistered(Stopwatch.GetTimestamp());
         }
         finally
         {
@@ -141,6 +181,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         ["heartbeat"] = HeartbeatEndPoint.ToString(),
         ["segment"] = _options.Segment,
         ["active"] = _active,
+        ["fenced"] = IsFenced,
         ["appliedRevision"] = _appliedRevision(),
         ["at"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds(),
     }.ToJsonString();
@@ -228,6 +269,7 @@ internal sealed class ClusterNode : IAsyncDisposable
                         // sees the key gone and registers again under a new lease.
                     }
                 }
+                long readAt = Stopwatch.GetTimestamp();
                 var nodes = await _etcd.RangeAsync(NodesPrefix, 0, _stop.Token).ConfigureAwait(false);
                 var ownKey = _etcd.Key(NodesPrefix + Name);
                 if (!nodes.Kvs.Any(kv => kv.Key == ownKey && kv.Lease == lease))
@@ -238,18 +280,19 @@ internal sealed class ClusterNode : IAsyncDisposable
                     last = "";
                     continue;
                 }
-                lock (_peersLock)
+                var registered = new Dictionary<string, IPEndPoint>(StringComparer.Ordinal);
+                foreach (var kv in nodes.Kvs)
                 {
-                    _peers.Clear();
-                    foreach (var kv in nodes.Kvs)
+                    var node = JsonNode.Parse(kv.Value.ToStringUtf8());
+                    string? name = node?["name"]?.GetValue<string>();
+                    // Only nodes of this segment pair advertise, acknowledge and take over; the others are no standbys of ours.
+                    if (name is not null && name != Name && node?["segment"]?.GetValue<string>() == _options.Segment
+                        && IPEndPoint.TryParse(node?["heartbeat"]?.GetValue<string>() ?? "", out var peer))
                     {
-                        var node = JsonNode.Parse(kv.Value.ToStringUtf8());
-                        if (node?["name"]?.GetValue<string>() != Name && IPEndPoint.TryParse(node?["heartbeat"]?.GetValue<string>() ?? "", out var peer))
-                        {
-                            _peers.Add(peer);
-                        }
+                        registered[name] = peer;
                     }
                 }
+                UpdatePeers(registered, readAt);
             }
             catch (Exception e) when (e is RpcException or EtcdUnavailableException or OperationCanceledException or JsonException)
             {
@@ -261,6 +304,50 @@ internal sealed class ClusterNode : IAsyncDisposable
     private static bool IsLeaseGone(EtcdUnavailableException e) =>
         e.InnerException is RpcException { StatusCode: StatusCode.NotFound } rpc && rpc.Status.Detail.Contains("lease not found", StringComparison.Ordinal);
 
+    // ------------------------------------------------------------ peers
+
+    /// <summary>
+    /// The standbys this node must hear from: every node of its segment pair registered in etcd, and any that said
+    /// hello since etcd was last read (registered after that read). A peer the active forgets can only take over once it
+    /// has heard the active again (<see cref="StandbyWatch"/>), and the active sends only to peers it knows.
+    /// </summary>
+    private void UpdatePeers(Dictionary<string, IPEndPoint> registered, long readAt)
+    {
+        lock (_peersLock)
+        {
+            foreach (var (name, peer) in _peers.ToList())
+            {
+                // Forgotten only when etcd, asked after the peer last spoke, has no registration of it: to take over it
+                // must register again, and a new registration must hear this node again first (StandbyWatch).
+                if (!registered.ContainsKey(name) && peer.HeardAt < readAt)
+                {
+                    _peers.Remove(name);
+                }
+            }
+            foreach (var (name, endPoint) in registered)
+            {
+                _peers[name] = new Peer(endPoint, true, _peers.TryGetValue(name, out var known) ? known.HeardAt : 0);
+            }
+        }
+    }
+
+    private bool NoStandby()
+    {
+        lock (_peersLock)
+        {
+            return _peers.Count == 0;
+        }
+    }
+
+    private void HeardFrom(string name, IPEndPoint endPoint)
+    {
+        lock (_peersLock)
+        {
+            bool registered = _peers.TryGetValue(name, out var known) && known.Registered && known.EndPoint.Equals(endPoint);
+            _peers[name] = new Peer(endPoint, registered, Stopwatch.GetTimestamp());
+        }
+    }
+
     // ------------------------------------------------------------ election
 
     private sealed record Holder(string Node, long Epoch, long ModRevision);
@@ -268,12 +355,15 @@ internal sealed class ClusterNode : IAsyncDisposable
     private async Task ElectionLoopAsync()
     {
         string key = ActivePrefix + _options.Segment;
-        Holder? seen = null;
-        long seenSince = Stopwatch.GetTimestamp();
-        var silence = _options.HeartbeatInterval * _options.MissedHeartbeats + _options.HeartbeatInterval / 2;
         while (!_stop.IsCancellationRequested)
         {
+            if (_active)
+            {
+                await HoldAsync(key).ConfigureAwait(false);
+                continue;
+            }
             Holder? holder;
+            long readAt = Stopwatch.GetTimestamp();
             try
             {
                 var response = await _etcd.RangeAsync(key, 0, _stop.Token, prefix: false).ConfigureAwait(false);
@@ -281,43 +371,95 @@ internal sealed class ClusterNode : IAsyncDisposable
             }
             catch (Exception e) when (e is RpcException or OperationCanceledException)
             {
-                // etcd cannot say (no quorum, unreachable): nobody can take the role meanwhile, so keep ours.
+                // etcd cannot say (no quorum, unreachable): nobody can take the role meanwhile, this node included.
                 await Delay(PollInterval).ConfigureAwait(false);
                 continue;
             }
             Volatile.Write(ref _activeNode, holder?.Node);
-            if (holder is not null && holder.Node == Name && holder.Epoch == Interlocked.Read(ref _epoch) && _active)
-            {
-                await Delay(PollInterval).ConfigureAwait(false); // still ours
-                continue;
-            }
-            if (_active)
-            {
-                _log.WriteLine($"gateway: cluster: node {Name} is no longer active for segment {_options.Segment} (etcd names {holder?.Node ?? "nobody"})");
-                SetActive(false);
-            }
-            if (holder != seen)
-            {
-                seen = holder;
-                seenSince = Stopwatch.GetTimestamp();
-            }
-            bool takeOver = holder is null;
-            if (holder is not null && holder.Node != Name)
-            {
-                long heard = LastAdvert(holder.Node);
-                // Only once the active node has been heard (the fast path works between us) does silence count as death.
-                takeOver = heard > seenSince && Stopwatch.GetElapsedTime(heard) > silence;
-            }
-            else if (holder is not null && holder.Node == Name)
-            {
-                takeOver = true; // an earlier incarnation of this node (restarted): claim it at its revision
-            }
-            if (takeOver && await TryTakeAsync(key, holder).ConfigureAwait(false))
+            _standby.OnKeyRead(holder?.Node, holder?.ModRevision ?? 0, readAt);
+            // An earlier incarnation of this node (restarted under the same name): claim it at its revision at once.
+            bool ours = holder is not null && holder.Node == Name;
+            if ((ours || _standby.TryBeginTakeover(Stopwatch.GetTimestamp())) && await TryTakeAsync(key, holder, ours).ConfigureAwait(false))
             {
                 continue;
             }
             await Delay(PollInterval / 2).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>
+    /// One turn of the active node: when the standbys' acknowledgements have not kept its authority fresh, bump the key
+    /// (a transaction comparing the revision it holds); otherwise read it. Either way, seeing another holder ends the role.
+    /// </summary>
+    private async Task HoldAsync(string key)
+    {
+        long sentAt = Stopwatch.GetTimestamp();
+        Holder? holder;
+        try
+        {
+            if (_activeAuthority.NeedsBump(sentAt))
+            {
+                var txn = new TxnRequest();
+                txn.Compare.Add(new Compare { Key = _etcd.Key(key), Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = Interlocked.Read(ref _heldRevision) });
+                txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _etcd.Key(key), Value = ByteString.CopyFromUtf8(HolderJson(Interlocked.Read(ref _epoch))), Lease = Interlocked.Read(ref _lease) } });
+                txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = _etcd.Key(key) } });
+                // A bump answered later than the authority it would extend is worth nothing; a member that still
+                // believes it leads a lost quorum would hold it until the request timeout. Ask the others meanwhile.
+                var response = await _etcd.Kv.TxnAsync(txn, EtcdConnection.Headers, DateTime.UtcNow + BumpTimeout, _stop.Token).ConfigureAwait(false);
+                if (response.Succeeded)
+                {
+                    Interlocked.Exchange(ref _heldRevision, response.Header.Revision);
+                    _activeAuthority.Bumped(sentAt);
+                    _forwardingWithoutQuorum = false;
+                    await Delay(PollInterval).ConfigureAwait(false);
+                    return;
+                }
+                var kvs = response.Responses[0].ResponseRange.Kvs;
+                holder = kvs.Count == 0 ? null : Parse(kvs[0]);
+            }
+            else
+            {
+                var response = await _etcd.Kv.RangeAsync(new RangeRequest { Key = _etcd.Key(key) }, EtcdConnection.Headers, DateTime.UtcNow + BumpTimeout, _stop.Token).ConfigureAwait(false);
+                holder = response.Kvs.Count == 0 ? null : Parse(response.Kvs[0]);
+                if (holder is not null && holder.Node == Name && holder.Epoch == Interlocked.Read(ref _epoch))
+                {
+                    await Delay(PollInterval).ConfigureAwait(false); // still ours
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is RpcException or OperationCanceledException)
+        {
+            // etcd cannot say. The role stays (nobody can take it without etcd); forwarding goes on while the standbys'
+            // acknowledgements extend the authority. With no standby at all, only a proof that etcd cannot commit does
+            // (QuorumProbe): then the role can change hands only through this node's lease, which outlives the proof
+            // by its TTL. A silent standby (dead, or cut off from us but perhaps not from etcd's majority) gets no such
+            // allowance: it might commit a takeover the moment etcd can, so the data path fences itself.
+            // Asked on every failed turn (three Status calls), so the allowance stays a TTL ahead instead of lapsing
+            // between a slow failure and the next proof.
+            if (!_stop.IsCancellationRequested && NoStandby())
+            {
+                long askedAt = Stopwatch.GetTimestamp();
+                bool proven = await _quorum.NoQuorumAsync(_stop.Token).ConfigureAwait(false) && NoStandby();
+                if (proven)
+                {
+                    _activeAuthority.NoQuorumProven(askedAt, Interlocked.Read(ref _leaseTtlSeconds) * Stopwatch.Frequency);
+                }
+                if (proven != _forwardingWithoutQuorum)
+                {
+                    _forwardingWithoutQuorum = proven;
+                    _log.WriteLine(proven
+                        ? $"gateway: cluster: node {Name}: etcd has no quorum and no standby exists; forwarding goes on (nobody can take the role before this node's lease could expire)"
+                        : $"gateway: cluster: node {Name}: etcd does not confirm the role and no longer provably lacks quorum; the data path is fenced until it does");
+                }
+            }
+            await Delay(PollInterval).ConfigureAwait(false);
+            return;
+        }
+        Volatile.Write(ref _activeNode, holder?.Node);
+        _log.WriteLine($"gateway: cluster: node {Name} is no longer active for segment {_options.Segment} (etcd names {holder?.Node ?? "nobody"})");
+        SetActive(false);
+        _standby.OnKeyRead(holder?.Node, holder?.ModRevision ?? 0, Stopwatch.GetTimestamp());
     }
 
     private static Holder Parse(Mvccpb.KeyValue kv)
@@ -333,33 +475,80 @@ internal sealed class ClusterNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Asks etcd to make this node active: create the key, or replace it at the revision read. etcd's answer decides.</summary>
-    private async Task<bool> TryTakeAsync(string key, Holder? holder)
+    private string HolderJson(long epoch) => new JsonObject { ["node"] = Name, ["epoch"] = epoch, ["heartbeat"] = HeartbeatEndPoint.ToString() }.ToJsonString();
+
+    /// <summary>
+    /// Asks etcd to make this node active: create the key, or replace it at the revision read. etcd's answer decides;
+    /// when the answer is lost the key is read back until it says who won (no acknowledgement is sent meanwhile).
+    /// </summary>
+    private async Task<bool> TryTakeAsync(string key, Holder? holder, bool ours)
     {
         long epoch = (holder?.Epoch ?? 0) + 1;
         var txn = new TxnRequest();
         txn.Compare.Add(new Compare { Key = _etcd.Key(key), Target = Compare.Types.CompareTarget.Mod, Result = Compare.Types.CompareResult.Equal, ModRevision = holder?.ModRevision ?? 0 });
-        string value = new JsonObject { ["node"] = Name, ["epoch"] = epoch, ["heartbeat"] = HeartbeatEndPoint.ToString() }.ToJsonString();
-        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _etcd.Key(key), Value = ByteString.CopyFromUtf8(value), Lease = Interlocked.Read(ref _lease) } });
+        txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = _etcd.Key(key), Value = ByteString.CopyFromUtf8(HolderJson(epoch)), Lease = Interlocked.Read(ref _lease) } });
+        long sentAt = Stopwatch.GetTimestamp();
+        long revision;
         try
         {
             var response = await _etcd.TxnAsync(txn, _stop.Token).ConfigureAwait(false);
             if (!response.Succeeded)
             {
+                EndTakeover(ours, won: false);
                 return false;
             }
+            revision = response.Header.Revision;
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException)
         {
-            return false;
+            long? won = await ReadBackAsync(key, epoch).ConfigureAwait(false);
+            if (won is not long committed)
+            {
+                EndTakeover(ours, won: false);
+                return false;
+            }
+            revision = committed;
         }
         Interlocked.Exchange(ref _epoch, epoch);
+        Interlocked.Exchange(ref _heldRevision, revision);
         Volatile.Write(ref _activeNode, Name);
         _log.WriteLine(holder is null
             ? $"gateway: cluster: node {Name} is active for segment {_options.Segment} (epoch {epoch})"
             : $"gateway: cluster: node {Name} took over segment {_options.Segment} from {holder.Node} (epoch {epoch})");
+        // The commit is a bump: no standby can take over before it plus the silence. From here the watch knows this
+        // node holds the key, so the old holder's advertisements are no longer acknowledged.
+        _activeAuthority.Acquired(sentAt);
+        _standby.OnKeyRead(Name, revision, Stopwatch.GetTimestamp());
+        EndTakeover(ours, won: true);
         SetActive(true);
         return true;
+    }
+
+    private void EndTakeover(bool ours, bool won)
+    {
+        if (!ours)
+        {
+            _standby.EndTakeover(won, Stopwatch.GetTimestamp());
+        }
+    }
+
+    /// <summary>After a takeover whose answer was lost: the key's mod revision if it names this node at <paramref name="epoch"/>, null if not.</summary>
+    private async Task<long?> ReadBackAsync(string key, long epoch)
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            try
+            {
+                var response = await _etcd.RangeAsync(key, 0, _stop.Token, prefix: false).ConfigureAwait(false);
+                var holder = response.Kvs.Count == 0 ? null : Parse(response.Kvs[0]);
+                return holder is not null && holder.Node == Name && holder.Epoch == epoch ? holder.ModRevision : null;
+            }
+            catch (Exception e) when (e is RpcException or OperationCanceledException)
+            {
+                await Delay(PollInterval).ConfigureAwait(false);
+            }
+        }
+        return null;
     }
 
     private void SetActive(bool active)
@@ -367,6 +556,10 @@ internal sealed class ClusterNode : IAsyncDisposable
         if (_active == active)
         {
             return;
+        }
+        if (!active)
+        {
+            _activeAuthority.Released(); // fenced before anyone is told
         }
         _active = active;
         try
@@ -381,34 +574,37 @@ internal sealed class ClusterNode : IAsyncDisposable
         }
     }
 
-    // ------------------------------------------------------------ heartbeats (UDP, loopback)
+    // ------------------------------------------------------------ heartbeats and acknowledgements (UDP, loopback)
 
-    private long LastAdvert(string node)
-    {
-        lock (_lastAdvert)
-        {
-            return _lastAdvert.GetValueOrDefault(node);
-        }
-    }
+    // Advertisement: "GWHB2 <segment> <node> active|standby <epoch> <round> <silence-ms>" (a standby's is a hello, round 0).
+    // Acknowledgement: "GWACK2 <segment> <node> <round> <silence-ms>", back to the advertisement's sender.
 
     private void AdvertiseLoop()
     {
         var interval = _options.HeartbeatInterval;
+        string silenceMs = ((long)_options.TakeoverSilence.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         while (!_stop.IsCancellationRequested)
         {
-            // Standbys say hello too, so the active node learns a new peer before the registry tells it.
-            string message = string.Create(CultureInfo.InvariantCulture, $"GWHB1 {_options.Segment} {Name} {(_active ? "active" : "standby")} {Interlocked.Read(ref _epoch)}");
-            byte[] bytes = Encoding.UTF8.GetBytes(message);
-            IPEndPoint[] peers;
+            (string Name, IPEndPoint EndPoint)[] peers;
             lock (_peersLock)
             {
-                peers = [.. _peers];
+                peers = [.. _peers.Select(p => (p.Key, p.Value.EndPoint))];
             }
+            long round = 0;
+            bool active = _active;
+            if (active)
+            {
+                // The round is recorded before the first datagram leaves: an acknowledgement can never beat it.
+                round = _activeAuthority.StartRound(Stopwatch.GetTimestamp(), [.. peers.Select(p => p.Name)]);
+            }
+            // Standbys say hello too, so the active node learns a new peer before the registry tells it.
+            string message = string.Create(CultureInfo.InvariantCulture, $"GWHB2 {_options.Segment} {Name} {(active && round > 0 ? "active" : "standby")} {Interlocked.Read(ref _epoch)} {round} {silenceMs}");
+            byte[] bytes = Encoding.UTF8.GetBytes(message);
             foreach (var peer in peers)
             {
                 try
                 {
-                    _heartbeat.Send(bytes, bytes.Length, peer);
+                    _heartbeat.Send(bytes, bytes.Length, peer.EndPoint);
                 }
                 catch (SocketException)
                 {
@@ -422,6 +618,7 @@ internal sealed class ClusterNode : IAsyncDisposable
     {
         var from = new IPEndPoint(IPAddress.Any, 0);
         _heartbeat.Client.ReceiveTimeout = 200;
+        string silenceMs = ((long)_options.TakeoverSilence.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         while (!_stop.IsCancellationRequested)
         {
             byte[] datagram;
@@ -437,21 +634,30 @@ internal sealed class ClusterNode : IAsyncDisposable
             {
                 return;
             }
+            long receivedAt = Stopwatch.GetTimestamp();
             string[] parts = Encoding.UTF8.GetString(datagram).Split(' ');
-            if (parts.Length != 5 || parts[0] != "GWHB1" || parts[1] != _options.Segment)
+            if (parts.Length == 7 && parts[0] == "GWHB2" && parts[1] == _options.Segment && parts[2] != Name
+                && long.TryParse(parts[5], NumberStyles.None, CultureInfo.InvariantCulture, out long round))
             {
-                continue;
-            }
-            lock (_peersLock)
-            {
-                _peers.Add(from);
-            }
-            if (parts[3] == "active")
-            {
-                lock (_lastAdvert)
+                HeardFrom(parts[2], from);
+                if (parts[3] == "active" && !_active && _standby.OnAdvertisement(parts[2], receivedAt))
                 {
-                    _lastAdvert[parts[2]] = Stopwatch.GetTimestamp();
+                    byte[] ack = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"GWACK2 {_options.Segment} {Name} {round} {silenceMs}"));
+                    try
+                    {
+                        _heartbeat.Send(ack, ack.Length, from);
+                    }
+                    catch (SocketException)
+                    {
+                    }
                 }
+            }
+            else if (parts.Length == 5 && parts[0] == "GWACK2" && parts[1] == _options.Segment && parts[2] != Name
+                && long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out long acked)
+                && long.TryParse(parts[4], NumberStyles.None, CultureInfo.InvariantCulture, out long theirSilenceMs))
+            {
+                HeardFrom(parts[2], from);
+                _activeAuthority.Acknowledged(parts[2], acked, theirSilenceMs * Stopwatch.Frequency / 1000);
             }
         }
     }
@@ -504,6 +710,7 @@ internal sealed class ClusterNode : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _activeAuthority.Released(); // the data path stops forwarding before the role is given up
         await _stop.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -524,6 +731,7 @@ internal sealed class ClusterNode : IAsyncDisposable
         {
         }
         _heartbeat.Dispose();
+        _quorum.Dispose();
         _renewing.Dispose();
         _stop.Dispose();
     }

@@ -104,7 +104,18 @@ public sealed class GatewayHost : IAsyncDisposable
         Credentials = credentials;
         GeneratedCredentialsPath = generatedCredentialsPath;
         _dataPaths = dataPaths;
+        // One node forwards without asking anyone; a cluster node only while its election grants it (self-fencing).
+        ForwardingAuthority = store.FeedsCommits ? Gateway.DataPlane.Cluster.ForwardingAuthority.None() : Gateway.DataPlane.Cluster.ForwardingAuthority.Unlimited();
     }
+
+    /// <summary>
+    /// Until when this node's data paths may forward (read by their workers once per batch): unlimited on one node; in a
+    /// cluster, advanced while this node holds the role and the standbys or etcd confirm it (Cluster/ActiveAuthority).
+    /// </summary>
+    public Gateway.DataPlane.Cluster.ForwardingAuthority ForwardingAuthority { get; }
+
+    /// <summary>True while this node holds the role in etcd but may not forward (its authority lapsed: self-fenced).</summary>
+    public bool IsFenced => _cluster?.IsFenced ?? false;
 
     /// <summary>The data plane's lock-free table; the control plane is its only writer.</summary>
     public BindingTable Bindings { get; }
@@ -318,7 +329,7 @@ public sealed class GatewayHost : IAsyncDisposable
                 if (store is Store.Etcd.EtcdStore shared)
                 {
                     var segment = options.DataPaths.Count > 0 ? options.ClusterOptions : options.ClusterOptions with { Segment = null };
-                    var node = new Cluster.ClusterNode(shared.Connection, segment, () => plane.AppliedRevision, api.EndPoint.ToString());
+                    var node = new Cluster.ClusterNode(shared.Connection, segment, () => plane.AppliedRevision, api.EndPoint.ToString(), host.ForwardingAuthority);
                     node.RoleChanged += active => host.RoleChanged?.Invoke(active);
                     host._cluster = node;
                     plane.ClusterStatus = node.DescribeAsync;

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Gateway.DataPlane.Bindings;
+using Gateway.DataPlane.Cluster;
 using Gateway.DataPlane.Counters;
 using Gateway.DataPlane.Policing;
 using Gateway.DataPlane.Offload;
@@ -61,6 +62,8 @@ public sealed class LabDataPath : IDisposable
     private int _running;
     /// <summary>Cluster standby: frames are taken off the ports and ignored, nothing is sent (no ARP, no forwarding).</summary>
     private volatile bool _standby;
+    /// <summary>Cluster self-fencing: past its deadline the path behaves as a standby (one clock read and compare per batch).</summary>
+    private readonly ForwardingAuthority _authority;
     private Exception? _fault;
     private int _disposed;
 
@@ -70,6 +73,7 @@ public sealed class LabDataPath : IDisposable
     {
         _options = options;
         _standby = options.StartStandby;
+        _authority = options.Authority ?? ForwardingAuthority.Unlimited();
         _bindings = bindings;
         _translator = new Translator(bindings);
         _knownPrivates = knownPrivates;
@@ -272,7 +276,7 @@ public sealed class LabDataPath : IDisposable
     /// </summary>
     public void OnPublicAddressBound(uint publicAddress)
     {
-        if (Volatile.Read(ref _disposed) == 0 && !_standby && _bindings.TryGetPrivate(publicAddress, out _, out _))
+        if (Volatile.Read(ref _disposed) == 0 && !Silent && _bindings.TryGetPrivate(publicAddress, out _, out _))
         {
             _internet.Announce(publicAddress);
         }
@@ -285,6 +289,15 @@ public sealed class LabDataPath : IDisposable
     /// kernel's queues never fill) but forwards nothing and answers no ARP, and sends nothing at all.
     /// </summary>
     public bool IsStandby => _standby;
+
+    /// <summary>
+    /// True while this path is the active one but its <see cref="LabDataPathOptions.Authority"/> has lapsed: it behaves
+    /// exactly as a standby (self-fenced) until the cluster advances the authority again or another node takes over.
+    /// </summary>
+    public bool IsFenced => !_standby && !_authority.PermitsNow;
+
+    /// <summary>Standby or fenced: read the ports, forward nothing, answer nothing, send nothing.</summary>
+    private bool Silent => _standby || !_authority.PermitsNow;
 
     /// <summary>
     /// Becomes the active node (false) or a standby (true). On becoming active call <see cref="AnnounceTakeover"/>:
@@ -301,7 +314,7 @@ public sealed class LabDataPath : IDisposable
     /// <returns>How many announcements were sent.</returns>
     public int AnnounceTakeover()
     {
-        if (Volatile.Read(ref _disposed) != 0 || _standby)
+        if (Volatile.Read(ref _disposed) != 0 || Silent)
         {
             return 0;
         }
@@ -436,9 +449,10 @@ public sealed class LabDataPath : IDisposable
             return;
         }
         w.Batches++;
-        if (_standby)
+        if (Silent)
         {
-            // Cluster standby: the queue is drained (so the kernel's queues never fill) and nothing is forwarded or sent.
+            // Cluster standby, or active but fenced (its authority lapsed): the queue is drained (so the kernel's queues
+            // never fill) and nothing is forwarded or sent. One clock read and compare per batch.
             IgnoreAsStandby(fromInternet ? _internet : _vpc, count);
             return;
         }
@@ -464,7 +478,7 @@ public sealed class LabDataPath : IDisposable
         int interval = Math.Clamp(_options.Neighbours.RetryMilliseconds / 4, 10, 250);
         while (!_stop.Wait(interval))
         {
-            if (_standby)
+            if (Silent)
             {
                 continue; // a standby sends nothing, not even ARP retries
             }

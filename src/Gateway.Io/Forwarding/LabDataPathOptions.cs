@@ -50,6 +50,12 @@ public sealed record LabDataPathOptions
     /// <summary>Start as a cluster standby (<see cref="LabDataPath.SetStandby"/>): nothing is forwarded or answered until the node is elected.</summary>
     public bool StartStandby { get; init; }
 
+    /// <summary>
+    /// Until when the workers may forward (checked once per batch; null: always). A cluster node's election advances it;
+    /// past it the path behaves exactly as a standby — fenced — until it is advanced again.
+    /// </summary>
+    public Gateway.DataPlane.Cluster.ForwardingAuthority? Authority { get; init; }
+
     /// <summary>ARP timers and queue bounds, for both segments.</summary>
     public NeighbourCacheOptions Neighbours { get; init; } = new();
 

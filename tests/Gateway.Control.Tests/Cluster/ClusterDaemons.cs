@@ -100,10 +100,13 @@ internal sealed class ClusterDaemons : IDisposable
     /// The bindings etcd holds, read with etcdctl (an independent client) straight from the records: each instance's
     /// EIP address if one is bound to it, else its ordinary public IP; as "public>private".
     /// </summary>
-    public SortedSet<string> BindingsInEtcd()
+    public SortedSet<string> BindingsInEtcd() => BindingsInEtcd(_etcd.Endpoints, Prefix);
+
+    /// <summary>The same for any prefix of any etcd cluster.</summary>
+    public static SortedSet<string> BindingsInEtcd(string endpoints, string prefix)
     {
-        var instances = EtcdJson("state/instances/");
-        var addresses = EtcdJson("state/addresses/");
+        var instances = EtcdJson(endpoints, prefix, "state/instances/");
+        var addresses = EtcdJson(endpoints, prefix, "state/addresses/");
         var eipOf = new Dictionary<string, uint>(StringComparer.Ordinal);
         foreach (var a in addresses)
         {
@@ -132,15 +135,17 @@ internal sealed class ClusterDaemons : IDisposable
         return response["kvs"] is JsonArray { Count: 1 } kvs ? kvs[0]!["lease"]!.GetValue<long>() : null;
     }
 
-    private List<JsonNode> EtcdJson(string relative) =>
-        [.. Etcdctl("get", "--prefix", Prefix + relative, "--print-value-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!)];
+    private static List<JsonNode> EtcdJson(string endpoints, string prefix, string relative) =>
+        [.. EtcdctlAt(endpoints, "get", "--prefix", prefix + relative, "--print-value-only").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonNode.Parse(line)!)];
 
     /// <summary>Runs etcdctl (an independent client) against the test cluster; its output.</summary>
-    public string Etcdctl(params string[] args)
+    public string Etcdctl(params string[] args) => EtcdctlAt(_etcd.Endpoints, args);
+
+    private static string EtcdctlAt(string endpoints, params string[] args)
     {
         var info = new ProcessStartInfo("etcdctl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.Environment["ETCDCTL_API"] = "3";
-        foreach (string arg in (string[])["--endpoints", _etcd.Endpoints, .. args])
+        foreach (string arg in (string[])["--endpoints", endpoints, .. args])
         {
             info.ArgumentList.Add(arg);
         }

@@ -14,7 +14,7 @@ namespace Gateway.EndToEnd.Tests.Lab;
 [Trait("Category", "RootNamespaces")]
 public sealed partial class ClusterFailoverTests(ITestOutputHelper output) : IDisposable
 {
-    private const string Probe = """
+    internal const string Probe = """
         import json, socket, sys, time
         dst, seconds = sys.argv[1], float(sys.argv[2])
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setblocking(False)
@@ -34,7 +34,7 @@ public sealed partial class ClusterFailoverTests(ITestOutputHelper output) : IDi
         print(json.dumps({"sent": seq, "received": received, "maxGapMs": gap * 1000, "gapStartS": gap_at}))
         """;
 
-    private const string Echo = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9000))\nwhile True:\n    d, a = s.recvfrom(64); s.sendto(d, a)\n";
+    internal const string Echo = "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 9000))\nwhile True:\n    d, a = s.recvfrom(64); s.sendto(d, a)\n";
 
     private readonly string _lab = GatewayExecutable.NewLabName();
     private readonly string _dir = Directory.CreateTempSubdirectory("gwt-cluster-lab-").FullName;

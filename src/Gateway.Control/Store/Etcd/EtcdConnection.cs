@@ -48,6 +48,7 @@ internal sealed class EtcdConnection : IDisposable
         Watch = connection.WatchClient;
         Lease = connection.LeaseClient;
         Maintenance = connection.MaintenanceClient;
+        Cluster = connection.ClusterClient;
     }
 
     public EtcdOptions Options { get; }
@@ -59,6 +60,8 @@ internal sealed class EtcdConnection : IDisposable
     public Lease.LeaseClient Lease { get; }
 
     public Maintenance.MaintenanceClient Maintenance { get; }
+
+    public Etcdserverpb.Cluster.ClusterClient Cluster { get; }
 
     /// <summary>Metadata for every call: refuse at once on a member without a leader.</summary>
     public static Metadata Headers => s_requireLeader;
@@ -117,6 +120,22 @@ internal sealed class EtcdConnection : IDisposable
         {
             StatusCode.Unavailable when detail.Contains("no leader", StringComparison.OrdinalIgnoreCase) =>
                 "the etcd cluster has no leader (quorum lost: fewer than a majority of its members are up)",
+            _ when detail.Contains("remote certificate", StringComparison.OrdinalIgnoreCase) =>
+                $"etcd's TLS certificate is not trusted: it is not signed by the CA in --etcd-cacert{(Options.CaFile is null ? " (none given: the system's trust store)" : $" ({Options.CaFile})")}, or it does not name the address in --etcd",
+            _ when detail.Contains("SSL", StringComparison.Ordinal) || detail.Contains("AuthenticationException", StringComparison.Ordinal)
+                || detail.Contains("certificate required", StringComparison.OrdinalIgnoreCase) =>
+                Options.CertFile is null
+                    ? "the TLS handshake with etcd failed: etcd probably wants a client certificate (give --etcd-cert and --etcd-key), or it does not speak TLS on that port"
+                    : "the TLS handshake with etcd failed: check that the client certificate in --etcd-cert is signed by a CA etcd trusts (its --trusted-ca-file) and that --etcd-key is its key",
+            _ when Options.UsesTls && Options.CertFile is null
+                && (detail.Contains("SslStream", StringComparison.Ordinal) || detail.Contains("HTTP/2 handshake", StringComparison.Ordinal)) =>
+                "etcd closed the TLS connection during the handshake: it probably wants a client certificate (give --etcd-cert and --etcd-key)",
+            _ when detail.Contains("authentication failed", StringComparison.OrdinalIgnoreCase) =>
+                "etcd rejected the user name or password (--etcd-user, --etcd-password or GATEWAY_ETCD_PASSWORD)",
+            _ when detail.Contains("user name is empty", StringComparison.OrdinalIgnoreCase) || detail.Contains("invalid auth token", StringComparison.OrdinalIgnoreCase) =>
+                "etcd has authentication enabled: give --etcd-user and --etcd-password",
+            StatusCode.PermissionDenied =>
+                $"etcd's user {(Options.User is null ? "(none given)" : Options.User)} lacks permission on the gateway's keys: grant its role readwrite on the prefix {Options.Prefix} (etcdctl role grant-permission ROLE --prefix=true readwrite {Options.Prefix})",
             StatusCode.Unavailable => $"no etcd member of {string.Join(",", Options.Endpoints)} could be reached",
             StatusCode.DeadlineExceeded => $"etcd did not answer within {Options.CallTimeout.TotalSeconds:0.#} s",
             StatusCode.Unauthenticated or StatusCode.PermissionDenied => "etcd refused the credentials (--etcd-user/--etcd-password, or the client certificate)",

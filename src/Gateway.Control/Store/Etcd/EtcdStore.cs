@@ -48,6 +48,7 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
     private string _subnetId = "";
     private Task _feed = Task.CompletedTask;
     private long _feedErrors;
+    private long _reloads;
     private string? _feedProblem;
 
     public EtcdStore(EtcdConnection etcd, bool ownsConnection = true)
@@ -82,6 +83,9 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
 
     /// <summary>Times the watch broke and was resumed (or the state reloaded) since start.</summary>
     public long FeedErrors => Interlocked.Read(ref _feedErrors);
+
+    /// <summary>Times the feed found its revision compacted away and swapped in the whole state, read again.</summary>
+    public long Reloads => Interlocked.Read(ref _reloads);
 
     /// <summary>Why the feed is not following now (null while it is).</summary>
     public string? FeedProblem => Volatile.Read(ref _feedProblem);
@@ -451,6 +455,7 @@ internal sealed class EtcdStore : IControlStore, IChangeFeed
                         Interlocked.Increment(ref _feedErrors);
                         var fresh = await Task.Run(() => LoadAt(0, stop), stop).ConfigureAwait(false);
                         sink.ReplaceState(fresh);
+                        Interlocked.Increment(ref _reloads);
                         next = fresh.Revision + 1;
                         break;
                     }
