@@ -235,30 +235,11 @@ public sealed class Translator
             }
         }
 
-        // Stage 1b (large tables, caps on): the buckets have been asked for; find each common frame's bindings and start
-        // fetching the lines stage 2's charge will write (the bindings' buckets and this lane's meters), which would
-        // otherwise be two more misses per frame in a table larger than the cache (perf/caps-cost.sh).
+        // Stage 1b (large tables, caps on): start fetching the policer's lines (kept out of line, so this loop stays
+        // small enough for the JIT to inline the fast path into it).
         if (staged && policing is not null)
         {
-            BindingIndex inbound = _bindings.InboundIndex, outbound = _bindings.OutboundIndex;
-            for (int i = 0; i < frames.Length; i++)
-            {
-                int at = l3[i];
-                if (at == GeneralPath)
-                {
-                    continue;
-                }
-                BatchFrame f = frames[i];
-                ref byte ip = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer.Slice(f.Offset, f.Length)), at & 0xFF);
-                if (mode != TranslateMode.FromInternet && outbound.TryGet(ReadBigEndian32(ref Unsafe.Add(ref ip, Ipv4.SourceOffset)), out _, out int outboundId))
-                {
-                    policing.PrefetchBinding(outboundId);
-                }
-                if (inbound.TryGet(ReadBigEndian32(ref Unsafe.Add(ref ip, Ipv4.DestinationOffset)), out _, out int inboundId))
-                {
-                    policing.PrefetchBinding(inboundId);
-                }
-            }
+            PrefetchPolicing(buffer, frames, l3, mode, policing);
         }
 
         // Stage 2: translate (common frames on the straight-line path), park the per-binding counts and, for large
@@ -318,6 +299,36 @@ public sealed class Translator
 
         // Stage 3: one publication for the whole batch.
         counters.Publish(ref totals);
+    }
+
+    /// <summary>
+    /// Stage 1b of <see cref="TranslateStages"/>, with caps on and a large table: the buckets have been asked for; find
+    /// each common frame's bindings and start fetching the lines stage 2's charge will write (the bindings' buckets and
+    /// this lane's meters), which would otherwise be two more misses per frame in a table larger than the cache
+    /// (perf/caps-cost.sh).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void PrefetchPolicing(Span<byte> buffer, ReadOnlySpan<BatchFrame> frames, Span<int> l3, TranslateMode mode, PolicerLane policing)
+    {
+        BindingIndex inbound = _bindings.InboundIndex, outbound = _bindings.OutboundIndex;
+        for (int i = 0; i < frames.Length; i++)
+        {
+            int at = l3[i];
+            if (at == GeneralPath)
+            {
+                continue;
+            }
+            BatchFrame f = frames[i];
+            ref byte ip = ref Unsafe.Add(ref MemoryMarshal.GetReference(buffer.Slice(f.Offset, f.Length)), at & 0xFF);
+            if (mode != TranslateMode.FromInternet && outbound.TryGet(ReadBigEndian32(ref Unsafe.Add(ref ip, Ipv4.SourceOffset)), out _, out int outboundId))
+            {
+                policing.PrefetchBinding(outboundId);
+            }
+            if (inbound.TryGet(ReadBigEndian32(ref Unsafe.Add(ref ip, Ipv4.DestinationOffset)), out _, out int inboundId))
+            {
+                policing.PrefetchBinding(inboundId);
+            }
+        }
     }
 
     /// <summary>
