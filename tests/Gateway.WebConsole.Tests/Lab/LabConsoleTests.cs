@@ -46,7 +46,7 @@ public sealed partial class LabConsoleTests(Chromium chromium) : IDisposable
 
         // The Data path page, then traffic: the counters move on the open page without a reload.
         await GoAsync(page, "Data path", "Data path");
-        await Expect(Table(page, "Counters by port")).ToBeVisibleAsync();
+        await Expect(Table(page, "Counters by worker")).ToBeVisibleAsync();
         await page.EvaluateAsync("() => { window.__sameDocument = true; }");
         long forwarded = await CounterAsync(page, "total:forwarded");
         long noBinding = await CounterAsync(page, "total:drop:no-binding");
