@@ -509,11 +509,11 @@ public sealed class LabDataPath : IDisposable
             return;
         }
         uint destination = ReadAddress(frame, Ipv4Offset(frame), Ipv4.DestinationOffset);
-        if (offload.IsGso && w.Lane is not null && !AdmitSuperFrame(w, frame, offload, wireLength, ids, out GsoLayout layout, out int admitted))
+        if (offload.IsGso && w.Lane is not null && !AdmitSuperFrame(w, frame, wireLength, ids, out int admitted))
         {
             for (int i = 0; i < admitted; i++)
             {
-                int length = Segmenter.WriteSegment(frame, layout, i, w.Segments);
+                int length = Segmenter.WriteSegment(frame, w.Gso, i, w.Segments);
                 DeliverIntoVpc(w, w.Segments.AsSpan(0, length), VirtioNetHeader.None, length, destination, now);
             }
             return;
@@ -560,11 +560,11 @@ public sealed class LabDataPath : IDisposable
         // Forwarded, so the frame is IPv4 with a whole header and l3 is where it starts (translation keeps the L2 layout).
         uint newDestination = ReadAddress(frame, l3, Ipv4.DestinationOffset);
         uint publicSource = ReadAddress(frame, l3, Ipv4.SourceOffset);
-        if (offload.IsGso && w.Lane is not null && !AdmitSuperFrame(w, frame, offload, wireLength, ids, out GsoLayout layout, out int admitted))
+        if (offload.IsGso && w.Lane is not null && !AdmitSuperFrame(w, frame, wireLength, ids, out int admitted))
         {
             for (int i = 0; i < admitted; i++)
             {
-                int length = Segmenter.WriteSegment(frame, layout, i, w.Segments);
+                int length = Segmenter.WriteSegment(frame, w.Gso, i, w.Segments);
                 ToInternetOrHairpin(w, w.Segments.AsSpan(0, length), VirtioNetHeader.None, length, destination, newDestination, publicSource, now);
             }
             return;
@@ -587,21 +587,20 @@ public sealed class LabDataPath : IDisposable
     /// Charges a translated GSO super-frame to the bandwidth caps as the segments it becomes (issue 11: a packet counts
     /// its IPv4 total length, and a super-frame is the packets the far side will see). True: every segment fits, forward
     /// it whole. False: only the first <paramref name="admitted"/> fit (0: none, the frame is counted as
-    /// bandwidth-exceeded); the caller cuts those out of it (<paramref name="layout"/>) and forwards them alone.
+    /// bandwidth-exceeded); the caller cuts those out of it (<see cref="Worker.Gso"/>) and forwards them alone.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool AdmitSuperFrame(Worker w, ReadOnlySpan<byte> frame, in VirtioNetHeader offload, int wireLength, BindingIds ids, out GsoLayout layout, out int admitted)
+    private static bool AdmitSuperFrame(Worker w, ReadOnlySpan<byte> frame, int wireLength, BindingIds ids, out int admitted)
     {
         PolicerLane lane = w.Lane!;
-        var kind = offload.GsoKind == VirtioNetHeader.GsoUdpL4 ? GsoKind.Udp : GsoKind.Tcp;
-        if (Segmenter.TryParse(frame, kind, offload.GsoSize, out layout) != DropReason.None)
+        if (!w.GsoParsed) // its layout was read on arrival (CheckOffloadSlow)
         {
             // Not cut the way its header says (checked on arrival, so it goes out as the one packet it is).
             int l3 = Translator.FindIpv4(frame, out _);
             admitted = lane.Admit(ids.Outbound, ids.Inbound, BinaryPrimitives.ReadUInt16BigEndian(frame.Slice(l3 + Ipv4.TotalLengthOffset))) ? 1 : 0;
-            layout = default;
             return admitted == 1 || Unadmitted(w, wireLength);
         }
+        ref readonly GsoLayout layout = ref w.Gso;
         int segments = layout.SegmentCount;
         admitted = lane.AdmitSegments(ids.Outbound, ids.Inbound, layout.HeaderLength - layout.IpOffset, layout.SegmentSize, segments, layout.SegmentPayload(segments - 1));
         if (admitted == segments)
@@ -647,8 +646,9 @@ public sealed class LabDataPath : IDisposable
         if (offload.IsGso)
         {
             var kind = offload.GsoKind == VirtioNetHeader.GsoUdpL4 ? GsoKind.Udp : GsoKind.Tcp;
-            int segments = Segmenter.TryParse(frame, kind, offload.GsoSize, out GsoLayout layout) == DropReason.None ? layout.SegmentCount : 1;
-            w.Offloads.GsoReceived(segments);
+            // Kept for the caps (AdmitSuperFrame): translation rewrites addresses only, so the layout stays true.
+            w.GsoParsed = Segmenter.TryParse(frame, kind, offload.GsoSize, out w.Gso) == DropReason.None;
+            w.Offloads.GsoReceived(w.GsoParsed ? w.Gso.SegmentCount : 1);
         }
         return true;
     }
@@ -764,6 +764,9 @@ public sealed class LabDataPath : IDisposable
         public readonly PolicerLane? Lane = lane;
         /// <summary>Where a super-frame's admitted segments are cut when the caps let only part of it through.</summary>
         public readonly byte[] Segments = segments;
+        /// <summary>The layout of the GSO super-frame in hand, as read on arrival, and whether it could be read.</summary>
+        public GsoLayout Gso;
+        public bool GsoParsed;
         public readonly IPortQueue? InternetIn = internetIn;
         public readonly IPortQueue? VpcIn = vpcIn;
         public readonly PortTransmitter ToInternet = toInternet;
